@@ -1,0 +1,71 @@
+using KeyPool.Core.Users;
+using KeyPool.Errors;
+using KeyPool.Hosting;
+using KeyPool.Keys;
+using KeyPool.Users;
+
+namespace KeyPool.Admin;
+
+/// <summary><c>/api/admin/users</c>: register a user (least-loaded group) and look one up.</summary>
+internal static class AdminUsersApi
+{
+    public sealed record CreateUserRequest(string? Id, string? Tier);
+
+    public sealed record UserResponse(string Id, int ApiKeyGroup, string Tier);
+
+    public static RouteGroupBuilder MapAdminUsers(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("/users", CreateAsync);
+        admin.MapGet("/users/{id}", GetAsync);
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(
+        HttpRequest request, UserResolver users, KeyRingProvider keys, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        CreateUserRequest? body;
+        try
+        {
+            body = await request.ReadFromJsonAsync<CreateUserRequest>(cancellationToken);
+        }
+        catch (Exception exception) when (exception is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
+        {
+            return Error(400, $"The body must be JSON like {{\"id\":\"u1\",\"tier\":\"free\"}}: {exception.Message}", OpenAiError.InvalidRequest, "invalid_json");
+        }
+        if (UserResolver.Validate(body?.Id) is { } invalid)
+        {
+            return Error(400, invalid.Replace("with the X-KeyPool-User header or the body's \"user\" field", "in the body's \"id\" field", StringComparison.Ordinal), OpenAiError.InvalidRequest, "invalid_user_id", "id");
+        }
+        if (body!.Tier is { } tier && (string.IsNullOrWhiteSpace(tier) || tier.Length > 64))
+        {
+            return Error(400, "The tier must be 1 to 64 characters.", OpenAiError.InvalidRequest, "invalid_tier", "tier");
+        }
+        var ring = keys.Current;
+        var existing = await users.FindAsync(body.Id!, cancellationToken);
+        if (existing is not null)
+        {
+            return TypedResults.Ok(ToResponse(existing));
+        }
+        if (ring.Count == 0)
+        {
+            return Error(503, "No upstream API key is configured: a user cannot be given a key group.", OpenAiError.Server, "no_keys");
+        }
+        var assignment = await users.RegisterAsync(body.Id!, body.Tier, ring, cancellationToken);
+        if (!assignment.Created)
+        {
+            return TypedResults.Ok(ToResponse(assignment.User));
+        }
+        Log.UserAssigned(loggers.CreateLogger("KeyPool.Admin"), assignment.User.Id, assignment.User.ApiKeyGroup, assignment.User.Tier);
+        return TypedResults.Created($"/api/admin/users/{Uri.EscapeDataString(assignment.User.Id)}", ToResponse(assignment.User));
+    }
+
+    private static async Task<IResult> GetAsync(string id, UserResolver users, CancellationToken cancellationToken) =>
+        await users.FindAsync(id, cancellationToken) is { } user
+            ? TypedResults.Ok(ToResponse(user))
+            : Error(404, $"No user '{id}'.", OpenAiError.InvalidRequest, "user_not_found");
+
+    private static UserResponse ToResponse(UserRecord user) => new(user.Id, user.ApiKeyGroup, user.Tier);
+
+    private static IResult Error(int status, string message, string type, string code, string? param = null) =>
+        new OpenAiErrorResult(status, message, type, code, param);
+}

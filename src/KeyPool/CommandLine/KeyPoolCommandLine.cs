@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace KeyPool.CommandLine;
+
+/// <summary>The <c>keypool</c> command: serve, keys, users import, emulator.</summary>
+internal static class KeyPoolCommandLine
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("KeyPool: one gateway, many upstream LLM API keys.");
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
+        root.Subcommands.Add(UsersCommand.Create());
+        root.Subcommands.Add(EmulatorCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,85 @@
+using KeyPool.Admin;
+using KeyPool.Auth;
+using KeyPool.Configuration;
+using KeyPool.Core.Health;
+using KeyPool.Core.Routing;
+using KeyPool.Core.Usage;
+using KeyPool.Core.Users;
+using KeyPool.Keys;
+using KeyPool.Proxy;
+using KeyPool.Sqlite;
+using KeyPool.Usage;
+using KeyPool.Users;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Hosting;
+
+/// <summary>Composes the gateway: the one place that knows every part.</summary>
+internal static class GatewayServices
+{
+    public static IServiceCollection AddKeyPool(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateOnStart();
+        services.AddOptions<KeysOptions>().BindConfiguration(KeysOptions.Section);
+        services.AddOptions<UpstreamOptions>().BindConfiguration(UpstreamOptions.Section).ValidateOnStart();
+        services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateOnStart();
+        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateOnStart();
+        services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateOnStart();
+        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section);
+        services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section);
+        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers");
+        services.AddSingleton<OptionsValidation>();
+        services.AddSingleton<IValidateOptions<GatewayOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<UpstreamOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<UsersOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<LimitsOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<UsageOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+
+        var prefix = configuration[$"{KeysOptions.Section}:EnvPrefix"] is { Length: > 0 } p ? p : Core.Keys.KeyDiscovery.DefaultPrefix;
+        var discovered = KeyRingProvider.Discover(configuration, prefix);
+        if (discovered.Keys.Count == 0)
+        {
+            throw new StartupException(
+                $"No upstream API keys found: set {prefix}, {prefix}_2, … {prefix}_N (the prefix is KeyPool:Keys:EnvPrefix), or try `keypool serve --demo`.");
+        }
+        services.AddSingleton(new KeyRingProvider(discovered));
+
+        services.TryAddSingletonTime();
+        var connectionString = configuration.GetConnectionString("KeyPool") is { Length: > 0 } cs ? cs : "Data Source=keypool.db";
+        services.AddSingleton(sp => new SqliteStore(connectionString, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
+
+        services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
+        services.AddSingleton<UserResolver>();
+        services.AddSingleton(sp => new InFlightTracker(sp.GetRequiredService<KeyRingProvider>().Current.MaxGroup));
+        services.AddSingleton(sp => new KeyRouter(sp.GetRequiredService<IOptions<RoutingOptions>>().Value, sp.GetRequiredService<InFlightTracker>()));
+        services.AddSingleton<UsageRecorder>();
+        services.AddSingleton<CallerAuthenticator>();
+        services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<ProxyHandler>();
+        services.AddSingleton<AdminAuthFilter>();
+
+        services.AddHostedService<GatewayStartup>();
+        services.AddHostedService<UsageFlushService>();
+        return services;
+    }
+
+    public static WebApplication MapKeyPool(this WebApplication app)
+    {
+        var proxy = app.Services.GetRequiredService<ProxyHandler>();
+        app.Map("/v1/{**path}", proxy.HandleAsync);
+        var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
+        admin.MapAdminUsers();
+        admin.MapHealth();
+        return app;
+    }
+
+    private static void TryAddSingletonTime(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace KeyPool.Hosting;
+
+/// <summary>Every log line of the gateway. Event ids by area: 1xx keys, 2xx proxy, 3xx users, 4xx usage, 5xx host. Never a key, only its group.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(100, LogLevel.Information, "API Key Pool: Detected {Count} available keys (groups {Groups})")]
+    public static partial void KeysDetected(ILogger logger, int count, string groups);
+
+    [LoggerMessage(101, LogLevel.Warning, "API Key Pool: {Warning}")]
+    public static partial void KeyWarning(ILogger logger, string warning);
+
+    [LoggerMessage(200, LogLevel.Information, "Using model: {Model} | Tier: {Tier} | API Key Group: {Group}")]
+    public static partial void UsingModel(ILogger logger, string model, string tier, int group);
+
+    [LoggerMessage(201, LogLevel.Warning, "Key group {UserGroup} has no key: request of a user of that group served by group {Group} ({Fallback})")]
+    public static partial void MissingKeyFallback(ILogger logger, int userGroup, int group, string fallback);
+
+    [LoggerMessage(202, LogLevel.Error, "The upstream rejected the API key of group {Group} ({Status}): {Message}")]
+    public static partial void KeyRejected(ILogger logger, int group, int status, string message);
+
+    [LoggerMessage(203, LogLevel.Warning, "Upstream unreachable for group {Group}: {Reason}")]
+    public static partial void UpstreamUnreachable(ILogger logger, int group, string reason);
+
+    [LoggerMessage(204, LogLevel.Warning, "Upstream timed out after {Timeout} for group {Group}")]
+    public static partial void UpstreamTimeout(ILogger logger, int group, TimeSpan timeout);
+
+    [LoggerMessage(205, LogLevel.Warning, "Upstream stream of group {Group} failed after it started: {Reason}")]
+    public static partial void StreamFailed(ILogger logger, int group, string reason);
+
+    [LoggerMessage(300, LogLevel.Information, "User {UserId} assigned to key group {Group} (tier {Tier})")]
+    public static partial void UserAssigned(ILogger logger, string userId, int group, string tier);
+
+    [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
+    public static partial void UsageFlushFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(500, LogLevel.Information, "KeyPool serving {Url} -> upstream {Upstream}")]
+    public static partial void Serving(ILogger logger, string url, string upstream);
+}

@@ -1,0 +1,3 @@
+using KeyPool.CommandLine;
+
+return await KeyPoolCommandLine.Create().Parse(args).InvokeAsync();

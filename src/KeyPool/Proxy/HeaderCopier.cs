@@ -1,0 +1,55 @@
+using System.Net.Http.Headers;
+
+namespace KeyPool.Proxy;
+
+/// <summary>Copies end-to-end headers between the client and upstream exchanges.</summary>
+internal static class HeaderCopier
+{
+    // Hop-by-hop headers, headers the gateway sets itself, and the caller's own credentials.
+    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+        "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
+        UserHeader,
+    };
+
+    private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Trailer", "Upgrade", "Content-Length",
+    };
+
+    public const string UserHeader = "X-KeyPool-User";
+
+    public static void ToUpstream(IHeaderDictionary from, HttpRequestMessage to)
+    {
+        foreach (var (name, values) in from)
+        {
+            if (NotForwarded.Contains(name) || name.StartsWith(':'))
+            {
+                continue;
+            }
+            if (!to.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+            {
+                to.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+    }
+
+    public static void ToClient(HttpResponseMessage from, HttpResponse to, bool keepContentLength)
+    {
+        Copy(from.Headers, to.Headers, keepContentLength);
+        Copy(from.Content.Headers, to.Headers, keepContentLength);
+    }
+
+    private static void Copy(HttpHeaders from, IHeaderDictionary to, bool keepContentLength)
+    {
+        foreach (var header in from.NonValidated)
+        {
+            if (NotReturned.Contains(header.Key) && !(keepContentLength && header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+            to[header.Key] = header.Value.Count == 1 ? header.Value.ToString() : header.Value.ToArray();
+        }
+    }
+}

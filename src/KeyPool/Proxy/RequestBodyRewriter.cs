@@ -1,0 +1,49 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace KeyPool.Proxy;
+
+/// <summary>Changes the two things the gateway may change in a body: the model (tier pin) and <c>include_usage</c>.</summary>
+internal static class RequestBodyRewriter
+{
+    private static readonly byte[] IncludeUsageMember = "\"stream_options\":{\"include_usage\":true},"u8.ToArray();
+
+    /// <summary>Returns the body to send upstream, or <paramref name="body"/> itself when nothing changes.</summary>
+    public static ReadOnlyMemory<byte> Rewrite(ReadOnlyMemory<byte> body, in ChatRequest request, string? pinnedModel, bool addIncludeUsage)
+    {
+        var changeModel = pinnedModel is not null && !string.Equals(pinnedModel, request.Model, StringComparison.Ordinal);
+        if (!changeModel && !addIncludeUsage)
+        {
+            return body;
+        }
+        if (!changeModel && !request.HasStreamOptions)
+        {
+            // The common streaming case: splice the member in after '{' rather than re-serialising.
+            // A stream request has "stream":true, so the object is non-empty and the comma is right.
+            var span = body.Span;
+            var open = span.IndexOf((byte)'{');
+            var result = new byte[body.Length + IncludeUsageMember.Length];
+            span[..(open + 1)].CopyTo(result);
+            IncludeUsageMember.CopyTo(result.AsSpan(open + 1));
+            span[(open + 1)..].CopyTo(result.AsSpan(open + 1 + IncludeUsageMember.Length));
+            return result;
+        }
+        var root = JsonNode.Parse(body.Span)!.AsObject();
+        if (changeModel)
+        {
+            root["model"] = pinnedModel;
+        }
+        if (addIncludeUsage)
+        {
+            if (root["stream_options"] is JsonObject options)
+            {
+                options["include_usage"] = true;
+            }
+            else
+            {
+                root["stream_options"] = new JsonObject { ["include_usage"] = true };
+            }
+        }
+        return Encoding.UTF8.GetBytes(root.ToJsonString());
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace KeyPool.Proxy;
+
+/// <summary>
+/// Passes a server-sent-event stream through event by event: nothing is held back longer than it
+/// takes to see an event's end, and each read's events are flushed at once. On the way it keeps
+/// the last <c>usage</c> seen and, when the gateway asked for usage on the caller's behalf, drops
+/// the usage-only chunk the caller did not ask for.
+/// </summary>
+internal static class SseRelay
+{
+    private const int InitialBuffer = 16 * 1024;
+    private const int MaxEvent = 16 * 1024 * 1024;
+
+    public sealed class State
+    {
+        public TokenCounts? Usage;
+        public bool Started;
+    }
+
+    /// <summary>Relays until the upstream ends. Upstream read failures propagate; the caller decides what the client sees.</summary>
+    public static async Task RelayAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        var start = 0; // first byte not yet written or dropped
+        var end = 0;   // end of the bytes read
+        try
+        {
+            while (true)
+            {
+                if (end == buffer.Length)
+                {
+                    buffer = MakeRoom(buffer, ref start, ref end);
+                }
+                var read = await upstream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                var scanFrom = Math.Max(start, end - 2); // a blank line may straddle two reads
+                end += read;
+                var wrote = false;
+                while (FindEventEnd(buffer.AsSpan(scanFrom, end - scanFrom)) is var offset && offset >= 0)
+                {
+                    var eventEnd = scanFrom + offset;
+                    var ev = buffer.AsSpan(start, eventEnd - start);
+                    if (Inspect(ev, stripUsageChunk, state))
+                    {
+                        client.Write(ev);
+                        wrote = true;
+                    }
+                    start = scanFrom = eventEnd;
+                }
+                if (wrote)
+                {
+                    state.Started = true;
+                    var flush = await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    if (flush.IsCanceled || flush.IsCompleted)
+                    {
+                        return; // the client went away
+                    }
+                }
+            }
+            if (end > start)
+            {
+                // A last event without its blank line: pass it on as it is.
+                var ev = buffer.AsSpan(start, end - start);
+                if (Inspect(ev, stripUsageChunk, state))
+                {
+                    client.Write(ev);
+                    state.Started = true;
+                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Offset just past the first blank line (LF LF or LF CR LF), or -1.</summary>
+    internal static int FindEventEnd(ReadOnlySpan<byte> span)
+    {
+        var searched = 0;
+        while (true)
+        {
+            var lf = span[searched..].IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                return -1;
+            }
+            var at = searched + lf + 1;
+            if (at < span.Length && span[at] == (byte)'\n')
+            {
+                return at + 1;
+            }
+            if (at + 1 < span.Length && span[at] == (byte)'\r' && span[at + 1] == (byte)'\n')
+            {
+                return at + 2;
+            }
+            searched = at;
+        }
+    }
+
+    /// <summary>Reads usage from one event; false when the event must not reach the client.</summary>
+    private static bool Inspect(ReadOnlySpan<byte> ev, bool stripUsageChunk, State state)
+    {
+        if (ev.IndexOf("\"usage\""u8) < 0)
+        {
+            return true;
+        }
+        var data = ev.IndexOf("data:"u8);
+        if (data < 0)
+        {
+            return true;
+        }
+        var payload = ev[(data + 5)..];
+        var lineEnd = payload.IndexOf((byte)'\n');
+        if (lineEnd >= 0)
+        {
+            payload = payload[..lineEnd];
+        }
+        payload = payload.Trim(" \r"u8);
+        if (!UsageReader.TryRead(payload, out var counts, out var emptyChoices))
+        {
+            return true;
+        }
+        // Older models send running usage on every chunk: keep the last, never add them up.
+        state.Usage = counts;
+        return !(stripUsageChunk && emptyChoices);
+    }
+
+    private static byte[] MakeRoom(byte[] buffer, ref int start, ref int end)
+    {
+        if (start > 0)
+        {
+            buffer.AsSpan(start, end - start).CopyTo(buffer);
+            end -= start;
+            start = 0;
+            return buffer;
+        }
+        if (buffer.Length >= MaxEvent)
+        {
+            throw new InvalidDataException($"An upstream event exceeded {MaxEvent} bytes.");
+        }
+        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        buffer.AsSpan(0, end).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+}

@@ -1,0 +1,69 @@
+using KeyPool.Configuration;
+using KeyPool.Core.Keys;
+using KeyPool.Core.Users;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Users;
+
+/// <summary>
+/// Finds a user's key group: the bounded cache first, the store on a miss, and a least-loaded
+/// assignment for a user seen for the first time. Only misses touch the database.
+/// </summary>
+internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options)
+{
+    public const int MaxUserIdLength = 256;
+
+    private readonly UsersOptions _options = options.Value;
+
+    /// <summary>The user, registering them when allowed; null when unknown and auto-registration is off.</summary>
+    public ValueTask<UserRecord?> ResolveAsync(string userId, KeyRing ring, CancellationToken cancellationToken) =>
+        cache.TryGet(userId, out var user)
+            ? ValueTask.FromResult<UserRecord?>(user)
+            : new ValueTask<UserRecord?>(LoadAsync(userId, ring, cancellationToken));
+
+    /// <summary>Registers a user (or returns the existing one) through the admin API.</summary>
+    public async Task<UserAssignment> RegisterAsync(string userId, string? tier, KeyRing ring, CancellationToken cancellationToken)
+    {
+        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, ring.Groups, cancellationToken).ConfigureAwait(false);
+        cache.Set(assignment.User);
+        return assignment;
+    }
+
+    /// <summary>The stored user, read through the cache.</summary>
+    public async Task<UserRecord?> FindAsync(string userId, CancellationToken cancellationToken)
+    {
+        if (cache.TryGet(userId, out var cached))
+        {
+            return cached;
+        }
+        var user = await store.FindAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (user is not null)
+        {
+            cache.Set(user);
+        }
+        return user;
+    }
+
+    public static string? Validate(string? userId) => userId switch
+    {
+        null or "" => "Name the end user with the X-KeyPool-User header or the body's \"user\" field.",
+        { Length: > MaxUserIdLength } => $"The user id is longer than {MaxUserIdLength} characters.",
+        _ when string.IsNullOrWhiteSpace(userId) || userId.Any(char.IsControl) => "The user id must be printable text.",
+        _ => null,
+    };
+
+    private async Task<UserRecord?> LoadAsync(string userId, KeyRing ring, CancellationToken cancellationToken)
+    {
+        var user = await store.FindAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            if (!_options.AutoRegister || ring.Count == 0)
+            {
+                return null;
+            }
+            user = (await store.GetOrAssignAsync(userId, _options.DefaultTier, ring.Groups, cancellationToken).ConfigureAwait(false)).User;
+        }
+        cache.Set(user);
+        return user;
+    }
+}
