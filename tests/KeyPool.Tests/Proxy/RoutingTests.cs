@@ -1,0 +1,76 @@
+using System.Net;
+using KeyPool.Tests.Infrastructure;
+
+namespace KeyPool.Tests.Proxy;
+
+/// <summary>Users whose key was removed, and tiers that pin a model.</summary>
+public sealed class RoutingTests
+{
+    private static async Task PlaceUserInGroupAsync(GatewayHarness gateway, string user, int group)
+    {
+        // A user assigned while their group had a key, as after an earlier run with more keys.
+        await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={gateway.DatabasePath}", TimeProvider.System);
+        await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task MissingKey_ServedByAvailableGroups_UserKeepsTheirGroup()
+    {
+        // Groups 1, 2, 3, 5: group 4's key was removed.
+        var keys = new Dictionary<int, string> { [1] = GatewayHarness.KeyFor(1), [2] = GatewayHarness.KeyFor(2), [3] = GatewayHarness.KeyFor(3), [5] = GatewayHarness.KeyFor(5) };
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 5, groupKeys: keys);
+        var orphans = Enumerable.Range(0, 8).Select(i => $"orphan-{i}").ToArray();
+        foreach (var orphan in orphans)
+        {
+            await PlaceUserInGroupAsync(gateway, orphan, 4);
+        }
+
+        foreach (var orphan in orphans)
+        {
+            using var response = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(), orphan));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(4, await gateway.GroupOfAsync(orphan));
+        }
+
+        var served = orphans.SelectMany(gateway.GroupsThatServed).ToArray();
+        Assert.DoesNotContain(4, served);
+        Assert.True(served.Distinct().Count() > 1, "users of a removed key must not pile onto one key");
+        Assert.Contains(gateway.LogLines, l => l.StartsWith("Key group 4 has no key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MissingKey_KeyGroupOneFallback_IsTheOriginalBehaviour()
+    {
+        var keys = new Dictionary<int, string> { [1] = GatewayHarness.KeyFor(1), [2] = GatewayHarness.KeyFor(2) };
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 3, groupKeys: keys, settings: new Dictionary<string, string?>
+        {
+            ["KeyPool:Routing:MissingKeyFallback"] = "KeyGroupOne",
+        });
+        await PlaceUserInGroupAsync(gateway, "old-user", 3);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(), "old-user"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal([1, 1, 1], gateway.GroupsThatServed("old-user"));
+    }
+
+    [Fact]
+    public async Task Tier_PinsTheModel_WhateverTheClientAsked()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 2, settings: new Dictionary<string, string?>
+        {
+            ["KeyPool:Tiers:free:Model"] = "grok-3-mini",
+        });
+
+        using var plain = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(model: "grok-4.3"), "pinned"));
+        using var streamed = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(model: "grok-4.3", stream: true), "pinned"));
+        await streamed.Content.ReadAsStringAsync();
+
+        Assert.All(gateway.Emulator.Served, s => Assert.Equal("grok-3-mini", s.Model));
+        var group = await gateway.GroupOfAsync("pinned");
+        Assert.Contains($"Using model: grok-3-mini | Tier: free | API Key Group: {group}", gateway.LogLines);
+    }
+}
