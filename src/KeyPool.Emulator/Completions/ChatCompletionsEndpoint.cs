@@ -1,0 +1,104 @@
+using KeyPool.Emulator.Accounts;
+using KeyPool.Emulator.Hosting;
+using KeyPool.Emulator.Logging;
+using KeyPool.Emulator.Usage;
+using Microsoft.AspNetCore.Http;
+
+namespace KeyPool.Emulator.Completions;
+
+/// <summary><c>POST /v1/chat/completions</c>, streaming or not.</summary>
+internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate gate)
+{
+    public const string Path = "/v1/chat/completions";
+
+    public async Task HandleAsync(Exchange exchange)
+    {
+        if (await gate.AuthorizeInferenceAsync(exchange) is not { } account)
+        {
+            return;
+        }
+        using var body = await JsonBody.ReadAsync(exchange);
+        if (body is null)
+        {
+            return;
+        }
+        if (ChatRequest.TryParse(body.RootElement, out var request) is { } error)
+        {
+            await exchange.FailAsync(error.Status, error.Message, "invalid_request");
+            return;
+        }
+        exchange.Model = request!.Model;
+        exchange.Stream = request.Stream;
+        exchange.User = request.User;
+        if (!await gate.CheckModelAsync(exchange, account, request.Model) || !await gate.PassFaultsAsync(exchange, account, request.Model))
+        {
+            return;
+        }
+
+        var options = state.Options;
+        var prompt = TokenArithmetic.PromptTokens(request.ContentChars, request.Messages.Count);
+        var completion = TokenArithmetic.CompletionTokens(request.MaxTokens, options.CompletionTokens);
+        var reasoning = TokenArithmetic.ReasoningTokens(request.Model, completion);
+        if (!await gate.AdmitAsync(exchange, account, request.Model, prompt + completion + reasoning))
+        {
+            return;
+        }
+        var cached = state.PromptCache.Use(account.Key, exchange.ConversationId, prompt);
+        var reply = new ChatReply(
+            "chatcmpl-" + Guid.NewGuid().ToString("N"),
+            state.TimeProvider.GetUtcNow().ToUnixTimeSeconds(),
+            request.Model,
+            ReplyText.Create(ReplyText.Fingerprint(request.Messages), completion),
+            new TokenUsage(prompt, cached, completion, reasoning));
+
+        await state.DelayAsync(options.Latency + state.Faults.FirstByteDelay, exchange.Aborted);
+        if (request.Stream)
+        {
+            await StreamAsync(exchange, account, reply, request.IncludeUsage);
+        }
+        else
+        {
+            exchange.Record(StatusCodes.Status200OK, null);
+            await JsonResponse.WriteAsync(exchange.Http.Response, reply.WriteCompletion, exchange.Aborted);
+        }
+    }
+
+    private async Task StreamAsync(Exchange exchange, KeyAccount account, ChatReply reply, bool includeUsage)
+    {
+        var chunks = ReplyText.Split(reply.Content, Math.Max(1, state.Options.StreamChunks));
+        var resetAfter = state.Faults.ResetMidStreamAfterChunks is { } n && n <= chunks.Length ? n : (int?)null;
+        exchange.Record(StatusCodes.Status200OK, resetAfter is null ? null : "reset_mid_stream");
+
+        var response = exchange.Http.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        var ct = exchange.Aborted;
+        var chunkDelay = state.Faults.ChunkDelay;
+        using var events = new ServerSentEvents(response.BodyWriter);
+
+        await events.WriteAsync(json => reply.WriteChunk(json, "assistant", "", null), ct);
+        for (var i = 0; i <= chunks.Length; i++)
+        {
+            if (resetAfter == i)
+            {
+                EmulatorLog.ResetMidStream(state.Logger, account.Team, i);
+                throw new InjectedStreamResetException(i);
+            }
+            if (i == chunks.Length)
+            {
+                break;
+            }
+            await state.DelayAsync(chunkDelay, ct);
+            var text = chunks[i];
+            await events.WriteAsync(json => reply.WriteChunk(json, null, text, null), ct);
+        }
+        await state.DelayAsync(chunkDelay, ct);
+        await events.WriteAsync(json => reply.WriteChunk(json, null, null, "stop"), ct);
+        if (includeUsage)
+        {
+            await events.WriteAsync(reply.WriteUsageChunk, ct);
+        }
+        await events.WriteDoneAsync(ct);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using KeyPool.Emulator.Hosting;
+
+namespace KeyPool.Emulator.Responses;
+
+/// <summary>The parts of a /v1/responses body the emulator looks at.</summary>
+internal sealed record ResponsesRequest(
+    string Model,
+    IReadOnlyList<(string Role, string Text)> Messages,
+    bool Stream,
+    int? MaxOutputTokens,
+    string? User,
+    string? PromptCacheKey)
+{
+    public static RequestError? TryParse(JsonElement root, out ResponsesRequest? request)
+    {
+        request = null;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return RequestError.NotAnObject();
+        }
+        RequestError?[] errors =
+        [
+            JsonFields.String(root, "model", required: true, out var model),
+            JsonFields.String(root, "instructions", required: false, out var instructions),
+            ParseInput(root, out var input),
+            JsonFields.Bool(root, "stream", out var stream),
+            JsonFields.PositiveInt(root, "max_output_tokens", out var maxOutputTokens),
+            JsonFields.String(root, "user", required: false, out var user),
+            JsonFields.String(root, "prompt_cache_key", required: false, out var promptCacheKey),
+        ];
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        {
+            return error;
+        }
+        var messages = new List<(string, string)>();
+        if (instructions is not null)
+        {
+            messages.Add(("system", instructions));
+        }
+        messages.AddRange(input!);
+        request = new ResponsesRequest(model!, messages, stream, maxOutputTokens, user, promptCacheKey);
+        return null;
+    }
+
+    private static RequestError? ParseInput(JsonElement root, out List<(string, string)>? input)
+    {
+        input = null;
+        if (!root.TryGetProperty("input", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return RequestError.Missing("input");
+        }
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            input = [("user", value.GetString() ?? "")];
+            return null;
+        }
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            return RequestError.WrongType("input", "a string or a sequence of input items");
+        }
+        input = [];
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                return RequestError.WrongType($"input[{index}]", "an input item");
+            }
+            var role = item.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : "user";
+            var content = item.TryGetProperty("content", out var c) ? c : default;
+            if (!JsonFields.TryReadContent(content, out var text))
+            {
+                return RequestError.WrongType($"input[{index}].content", "a string or an array of content parts");
+            }
+            input.Add((role, text));
+            index++;
+        }
+        return input.Count == 0 ? RequestError.Invalid("input must contain at least one item.") : null;
+    }
+}
