@@ -1,21 +1,26 @@
 using System.Text.Json.Serialization;
 using KeyPool.Core.Health;
+using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
-using KeyPool.Keys;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Admin;
 
-/// <summary><c>GET /api/admin/api-keys/health</c>, in the original system's shape plus per-group detail.</summary>
+/// <summary><c>GET /api/admin/api-keys/health</c>, in the original system's shape plus per-key state and budget use.</summary>
 internal static class HealthApi
 {
-    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats);
+    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool);
+
+    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups);
 
     public sealed record KeyGroupStats(
         [property: JsonPropertyName("key_group")] int KeyGroup,
         [property: JsonPropertyName("masked_key")] string MaskedKey,
+        [property: JsonPropertyName("team")] string Team,
         [property: JsonPropertyName("state")] string State,
+        [property: JsonPropertyName("state_reason")] string? StateReason,
         [property: JsonPropertyName("user_count")] long UserCount,
         [property: JsonPropertyName("total_requests")] long TotalRequests,
         [property: JsonPropertyName("total_tokens")] long TotalTokens,
@@ -26,6 +31,12 @@ internal static class HealthApi
         [property: JsonPropertyName("errors_4xx")] long Errors4xx,
         [property: JsonPropertyName("errors_429")] long Errors429,
         [property: JsonPropertyName("errors_5xx")] long Errors5xx,
+        [property: JsonPropertyName("spills_in")] long SpillsIn,
+        [property: JsonPropertyName("rejected")] long Rejected,
+        [property: JsonPropertyName("rpm_used")] long RpmUsed,
+        [property: JsonPropertyName("rpm_limit")] int RpmLimit,
+        [property: JsonPropertyName("tpm_used")] long TpmUsed,
+        [property: JsonPropertyName("tpm_limit")] long TpmLimit,
         [property: JsonPropertyName("load_percent")] double LoadPercent,
         [property: JsonPropertyName("last_request_at")] DateTimeOffset? LastRequestAt);
 
@@ -36,17 +47,20 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyRingProvider keys, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken)
+        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken)
     {
-        var ring = keys.Current;
+        var pool = router.Pool;
+        var reports = PoolReport.Keys(pool, router.Second);
         var userCounts = await users.CountUsersByGroupAsync(cancellationToken);
-        var totals = ring.Keys.Select(k => usage.Totals(k.Group)).ToArray();
+        var totals = reports.Select(r => usage.Totals(r.Group)).ToArray();
         var allRequests = totals.Sum(t => t.Requests);
-        var stats = ring.Keys.Zip(totals, (key, total) => new KeyGroupStats(
-            key.Group,
-            key.Masked,
-            "active",
-            userCounts.TryGetValue(key.Group, out var count) ? count : 0,
+        var stats = reports.Zip(totals, (report, total) => new KeyGroupStats(
+            report.Group,
+            report.MaskedKey,
+            report.Team,
+            KeyStateNames.Of(report.State),
+            report.Reason,
+            userCounts.GetValueOrDefault(report.Group),
             total.Requests,
             total.TotalTokens,
             total.PromptTokens,
@@ -56,9 +70,18 @@ internal static class HealthApi
             total.Errors4xx,
             total.Errors429,
             total.Errors5xx,
+            report.SpillsIn,
+            report.Rejections,
+            report.RequestsUsed,
+            report.RequestsLimit,
+            report.TokensUsed,
+            report.TokensLimit,
             allRequests == 0 ? 0 : Math.Round(100.0 * total.Requests / allRequests, 2),
             total.LastRequestAt)).ToArray();
-        var health = HealthGrader.Grade(ring.Count, ring.Count, capacity.Value);
-        return TypedResults.Ok(new HealthResponse(true, health, stats));
+        // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
+        var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
+        var health = PoolReport.Grade(pool, reports, capacity.Value);
+        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing);
+        return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
     }
 }

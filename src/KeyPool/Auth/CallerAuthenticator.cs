@@ -19,6 +19,14 @@ internal sealed class CallerAuthenticator
         _adminToken = Encoding.UTF8.GetBytes(options.Value.AdminToken.Trim());
     }
 
+    /// <summary>
+    /// Who is calling <c>/v1/*</c>: null when no credential is valid. A credential that names the end
+    /// user (a per-user gateway key, a JWT) sets <see cref="Caller.UserId"/>, which then wins over
+    /// any user the request names.
+    /// </summary>
+    public ValueTask<Caller?> AuthenticateClientAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(IsClient(request) ? Caller.ClientToken : null);
+
     public bool IsClient(HttpRequest request)
     {
         var presented = BearerToken.From(request);
@@ -32,4 +40,11 @@ internal sealed class CallerAuthenticator
     }
 
     public bool IsAdmin(HttpRequest request) => BearerToken.Matches(BearerToken.From(request), _adminToken);
+}
+
+/// <summary>An authenticated caller of <c>/v1/*</c>.</summary>
+/// <param name="UserId">The end user the credential itself names, or null when the request must name one.</param>
+internal sealed record Caller(string? UserId)
+{
+    public static Caller ClientToken { get; } = new((string?)null);
 }

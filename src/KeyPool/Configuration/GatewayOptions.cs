@@ -19,6 +19,15 @@ public sealed class KeysOptions
 
     /// <summary>Environment variable prefix: PREFIX is group 1, PREFIX_n group n. Default <c>XAI_API_KEY</c>.</summary>
     public string EnvPrefix { get; set; } = Core.Keys.KeyDiscovery.DefaultPrefix;
+
+    /// <summary>Per-group team and budget overrides, by group number.</summary>
+    public Dictionary<int, Core.Routing.GroupSettings> Groups { get; set; } = [];
+
+    /// <summary>Ask the upstream at start for each key's team and state (<c>GET /v1/api-key</c>). Default true.</summary>
+    public bool CheckOnStart { get; set; } = true;
+
+    /// <summary>How long the start-up check may take in all. Default 5 s; keys not answered by then keep their own team.</summary>
+    public TimeSpan CheckTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>The upstream provider (<c>KeyPool:Upstream</c>).</summary>

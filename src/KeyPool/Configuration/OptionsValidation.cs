@@ -1,3 +1,5 @@
+using KeyPool.Core.Budgets;
+using KeyPool.Core.Routing;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Configuration;
@@ -8,8 +10,32 @@ internal sealed class OptionsValidation :
     IValidateOptions<UpstreamOptions>,
     IValidateOptions<UsersOptions>,
     IValidateOptions<LimitsOptions>,
-    IValidateOptions<UsageOptions>
+    IValidateOptions<UsageOptions>,
+    IValidateOptions<RoutingOptions>,
+    IValidateOptions<BudgetOptions>,
+    IValidateOptions<KeysOptions>
 {
+    public ValidateOptionsResult Validate(string? name, RoutingOptions options) => Result(
+        (!KeySelectionPolicies.All.Contains(options.Policy, StringComparer.OrdinalIgnoreCase),
+            $"KeyPool:Routing:Policy '{options.Policy}' is unknown: use one of {string.Join(", ", KeySelectionPolicies.All)}."),
+        (options.MaxQueueWait < TimeSpan.Zero, $"KeyPool:Routing:MaxQueueWait must not be negative, not {options.MaxQueueWait}."),
+        (options.MaxQueueLength < 0, $"KeyPool:Routing:MaxQueueLength must not be negative, not {options.MaxQueueLength}."),
+        (options.MaxAttempts is < 1 or > 10, $"KeyPool:Routing:MaxAttempts must be 1 to 10, not {options.MaxAttempts}."));
+
+    public ValidateOptionsResult Validate(string? name, BudgetOptions options) => Result(
+        (options.RequestsPerMinute < 1, $"KeyPool:Budgets:RequestsPerMinute must be at least 1, not {options.RequestsPerMinute}."),
+        (options.TokensPerMinute < 1, $"KeyPool:Budgets:TokensPerMinute must be at least 1, not {options.TokensPerMinute}."),
+        (options.DefaultCompletionTokens < 0, $"KeyPool:Budgets:DefaultCompletionTokens must not be negative, not {options.DefaultCompletionTokens}."),
+        (options.BytesPerPromptToken < 1, $"KeyPool:Budgets:BytesPerPromptToken must be at least 1, not {options.BytesPerPromptToken}."));
+
+    public ValidateOptionsResult Validate(string? name, KeysOptions options) => Result(
+        options.Groups.SelectMany(g => new (bool, string)[]
+        {
+            (g.Key < 1, $"KeyPool:Keys:Groups:{g.Key}: group numbers start at 1."),
+            (g.Value.RequestsPerMinute is < 1, $"KeyPool:Keys:Groups:{g.Key}:RequestsPerMinute must be at least 1, not {g.Value.RequestsPerMinute}."),
+            (g.Value.TokensPerMinute is < 1, $"KeyPool:Keys:Groups:{g.Key}:TokensPerMinute must be at least 1, not {g.Value.TokensPerMinute}."),
+        }).Append((options.CheckTimeout <= TimeSpan.Zero, $"KeyPool:Keys:CheckTimeout must be positive, not {options.CheckTimeout}.")).ToArray());
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options) => Result(
         (options.ClientTokens.Count(t => !string.IsNullOrWhiteSpace(t)) == 0,
             "KeyPool:ClientTokens is empty: set at least one client token (e.g. KeyPool__ClientTokens__0) so callers can authenticate."));

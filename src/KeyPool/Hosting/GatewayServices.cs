@@ -1,7 +1,9 @@
 using KeyPool.Admin;
 using KeyPool.Auth;
 using KeyPool.Configuration;
+using KeyPool.Core.Budgets;
 using KeyPool.Core.Health;
+using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
@@ -20,13 +22,15 @@ internal static class GatewayServices
     public static IServiceCollection AddKeyPool(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateOnStart();
-        services.AddOptions<KeysOptions>().BindConfiguration(KeysOptions.Section);
+        services.AddOptions<KeysOptions>().BindConfiguration(KeysOptions.Section).ValidateOnStart();
         services.AddOptions<UpstreamOptions>().BindConfiguration(UpstreamOptions.Section).ValidateOnStart();
         services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateOnStart();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateOnStart();
         services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateOnStart();
         services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section);
-        services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section);
+        services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
+        services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.Section).ValidateOnStart();
+        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section);
         services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers");
         services.AddSingleton<OptionsValidation>();
         services.AddSingleton<IValidateOptions<GatewayOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
@@ -34,6 +38,9 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<UsersOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<LimitsOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<UsageOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<RoutingOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
 
         var prefix = configuration[$"{KeysOptions.Section}:EnvPrefix"] is { Length: > 0 } p ? p : Core.Keys.KeyDiscovery.DefaultPrefix;
         var discovered = KeyRingProvider.Discover(configuration, prefix);
@@ -52,8 +59,21 @@ internal static class GatewayServices
 
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
-        services.AddSingleton(sp => new InFlightTracker(sp.GetRequiredService<KeyRingProvider>().Current.MaxGroup));
-        services.AddSingleton(sp => new KeyRouter(sp.GetRequiredService<IOptions<RoutingOptions>>().Value, sp.GetRequiredService<InFlightTracker>()));
+        services.AddSingleton(sp =>
+        {
+            var routing = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
+            var time = sp.GetRequiredService<TimeProvider>();
+            var policy = KeySelectionPolicies.Create(routing.Policy, routing, sp.GetService<Random>() ?? Random.Shared)!;
+            return new KeyPoolRouter(
+                sp.GetRequiredService<KeyRingProvider>().Current,
+                policy,
+                routing,
+                sp.GetRequiredService<IOptions<BudgetOptions>>().Value,
+                sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
+                sp.GetRequiredService<IOptions<KeysOptions>>().Value.Groups,
+                time);
+        });
+        services.AddSingleton<UpstreamKeyCheck>();
         services.AddSingleton<UsageRecorder>();
         services.AddSingleton<CallerAuthenticator>();
         services.AddSingleton<UpstreamClient>();
@@ -62,6 +82,8 @@ internal static class GatewayServices
 
         services.AddHostedService<GatewayStartup>();
         services.AddHostedService<UsageFlushService>();
+        services.AddSingleton<RevokedKeyProbe>();
+        services.AddHostedService(sp => sp.GetRequiredService<RevokedKeyProbe>());
         return services;
     }
 
@@ -72,6 +94,7 @@ internal static class GatewayServices
         var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
         admin.MapAdminUsers();
         admin.MapHealth();
+        admin.MapKeyAdmin();
         return app;
     }
 

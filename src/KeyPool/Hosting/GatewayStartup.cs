@@ -1,12 +1,22 @@
+using KeyPool.Configuration;
+using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
+using Microsoft.Extensions.Options;
 
 namespace KeyPool.Hosting;
 
-/// <summary>Runs before the server listens: creates the schema, loads usage totals, reports the keys.</summary>
+/// <summary>Runs before the server listens: creates the schema, loads usage totals, reports and checks the keys.</summary>
 internal sealed class GatewayStartup(
-    IUserStore users, IUsageStore usageStore, UsageRecorder recorder, KeyRingProvider keys, ILogger<GatewayStartup> logger) : IHostedService
+    IUserStore users,
+    IUsageStore usageStore,
+    UsageRecorder recorder,
+    KeyRingProvider keys,
+    KeyPoolRouter router,
+    UpstreamKeyCheck check,
+    IOptions<KeysOptions> keysOptions,
+    ILogger<GatewayStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -18,6 +28,10 @@ internal sealed class GatewayStartup(
         foreach (var warning in keys.Discovery.Warnings)
         {
             Log.KeyWarning(logger, warning);
+        }
+        if (keysOptions.Value.CheckOnStart)
+        {
+            await KeyChecksOnStart.RunAsync(keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
         }
     }
 

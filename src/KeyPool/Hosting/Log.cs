@@ -12,8 +12,8 @@ internal static partial class Log
     [LoggerMessage(200, LogLevel.Information, "Using model: {Model} | Tier: {Tier} | API Key Group: {Group}")]
     public static partial void UsingModel(ILogger logger, string model, string tier, int group);
 
-    [LoggerMessage(201, LogLevel.Warning, "Key group {UserGroup} has no key: request of a user of that group served by group {Group} ({Fallback})")]
-    public static partial void MissingKeyFallback(ILogger logger, int userGroup, int group, string fallback);
+    [LoggerMessage(201, LogLevel.Warning, "Key group {UserGroup} has no key: request of a user of that group served by group {Group} ({Policy})")]
+    public static partial void MissingKeyFallback(ILogger logger, int userGroup, int group, string policy);
 
     [LoggerMessage(202, LogLevel.Error, "The upstream rejected the API key of group {Group} ({Status}): {Message}")]
     public static partial void KeyRejected(ILogger logger, int group, int status, string message);
@@ -26,6 +26,24 @@ internal static partial class Log
 
     [LoggerMessage(205, LogLevel.Warning, "Upstream stream of group {Group} failed after it started: {Reason}")]
     public static partial void StreamFailed(ILogger logger, int group, string reason);
+
+    [LoggerMessage(206, LogLevel.Debug, "Group {UserGroup} out of budget or unhealthy: request spilled to group {Group}")]
+    public static partial void Spilled(ILogger logger, int userGroup, int group);
+
+    [LoggerMessage(207, LogLevel.Warning, "Upstream rate-limited group {Group}: cooling down for {Wait}")]
+    public static partial void CoolingDown(ILogger logger, int group, TimeSpan wait);
+
+    [LoggerMessage(208, LogLevel.Warning, "Circuit opened for group {Group} after repeated failures")]
+    public static partial void CircuitOpened(ILogger logger, int group);
+
+    [LoggerMessage(102, LogLevel.Information, "Key group {Group} is back: the upstream reports it enabled")]
+    public static partial void KeyReenabled(ILogger logger, int group);
+
+    [LoggerMessage(103, LogLevel.Warning, "Key group {Group}: {Problem}")]
+    public static partial void KeyCheckProblem(ILogger logger, int group, string problem);
+
+    [LoggerMessage(104, LogLevel.Warning, "API Key Pool: {Sentence}")]
+    public static partial void SharedTeam(ILogger logger, string sentence);
 
     [LoggerMessage(300, LogLevel.Information, "User {UserId} assigned to key group {Group} (tier {Tier})")]
     public static partial void UserAssigned(ILogger logger, string userId, int group, string tier);

@@ -6,7 +6,7 @@ namespace KeyPool.Proxy;
 /// The few top-level fields the gateway needs from a request body, read with
 /// <see cref="Utf8JsonReader"/> so the body is never deserialised into objects.
 /// </summary>
-internal readonly record struct ChatRequest(string? Model, string? User, bool Stream, bool HasStreamOptions, bool IncludeUsage)
+internal readonly record struct ChatRequest(string? Model, string? User, bool Stream, bool HasStreamOptions, bool IncludeUsage, long? MaxTokens)
 {
     /// <summary>Reads <paramref name="body"/>; null with <paramref name="error"/> set when it is not a JSON object.</summary>
     public static ChatRequest? Read(ReadOnlySpan<byte> body, out string? error)
@@ -15,6 +15,7 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
         string? model = null, user = null;
         bool stream = false, hasStreamOptions = false, includeUsage = false;
+        long? maxTokens = null;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -39,6 +40,14 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
                     reader.Read();
                     stream = reader.TokenType == JsonTokenType.True;
                 }
+                else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var max))
+                    {
+                        maxTokens = max;
+                    }
+                }
                 else if (reader.ValueTextEquals("stream_options"u8))
                 {
                     reader.Read();
@@ -61,7 +70,7 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
             error = $"The request body is not valid JSON: {exception.Message}";
             return null;
         }
-        return new ChatRequest(model, user, stream, hasStreamOptions, includeUsage);
+        return new ChatRequest(model, user, stream, hasStreamOptions, includeUsage, maxTokens);
     }
 
     // Leaves the reader on the object's EndObject so the caller's Skip() is a no-op.

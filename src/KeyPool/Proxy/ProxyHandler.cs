@@ -1,8 +1,9 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net.Http.Headers;
 using KeyPool.Auth;
 using KeyPool.Configuration;
-using KeyPool.Core.Keys;
+using KeyPool.Core.Budgets;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Errors;
@@ -15,18 +16,21 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// <c>/v1/*</c>: authenticate the caller, find the end user's key group, forward with that group's
-/// key, pass the answer back (streams event by event) and count usage in memory.
+/// <c>/v1/*</c>: authenticate the caller, find the end user's key group, admit the request to a key
+/// with budget (the user's own while it can), forward it, pass the answer back (streams event by
+/// event), settle the budget and count usage in memory. A failure before any byte reached the
+/// client is retried on another key.
 /// </summary>
 internal sealed class ProxyHandler(
     CallerAuthenticator auth,
     KeyRingProvider keys,
     UserResolver users,
-    KeyRouter router,
-    InFlightTracker inFlight,
+    KeyPoolRouter router,
     UsageRecorder usage,
     UpstreamClient upstream,
     IOptions<LimitsOptions> limits,
+    IOptions<BudgetOptions> budgets,
+    IOptions<RoutingOptions> routing,
     IOptionsMonitor<Dictionary<string, TierOptions>> tiers,
     ILogger<ProxyHandler> logger)
 {
@@ -34,11 +38,14 @@ internal sealed class ProxyHandler(
     private const int MaxErrorBody = 1024 * 1024;
 
     private readonly long _maxBody = limits.Value.MaxRequestBodyBytes;
+    private readonly BudgetOptions _budgets = budgets.Value;
+    private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
 
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        if (!auth.IsClient(request))
+        var caller = await auth.AuthenticateClientAsync(request, context.RequestAborted);
+        if (caller is null)
         {
             await OpenAiError.WriteAsync(context, 401, "Invalid or missing client token: send Authorization: Bearer <client token>.", OpenAiError.Authentication, "invalid_api_key");
             return;
@@ -59,7 +66,7 @@ internal sealed class ProxyHandler(
                 await TooLargeAsync(context);
                 return;
             }
-            await ForwardAsync(context, body.AsMemory());
+            await ForwardAsync(context, body.AsMemory(), caller);
         }
         finally
         {
@@ -70,7 +77,7 @@ internal sealed class ProxyHandler(
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, ReadOnlyMemory<byte> body)
+    private async Task ForwardAsync(HttpContext context, ReadOnlyMemory<byte> body, Caller caller)
     {
         var request = context.Request;
         ChatRequest chat = default;
@@ -91,16 +98,11 @@ internal sealed class ProxyHandler(
             return;
         }
 
-        var userId = request.Headers[HeaderCopier.UserHeader].ToString() is { Length: > 0 } header ? header : chat.User;
-        string tier;
-        RouteDecision? decision;
-        if (HttpMethods.IsGet(request.Method) && string.IsNullOrEmpty(userId))
-        {
-            // Listing models and similar reads belong to no end user: any key may answer.
-            tier = "-";
-            decision = router.LeastLoaded(ring) is { } any ? new RouteDecision(any, RouteReason.Sticky) : null;
-        }
-        else
+        var userId = caller.UserId
+            ?? (request.Headers[HeaderCopier.UserHeader].ToString() is { Length: > 0 } header ? header : chat.User);
+        var tier = "-";
+        var userGroup = 0; // no user: any key may answer (model lists and similar reads)
+        if (!(HttpMethods.IsGet(request.Method) && string.IsNullOrEmpty(userId)))
         {
             if (UserResolver.Validate(userId) is { } invalid)
             {
@@ -114,29 +116,208 @@ internal sealed class ProxyHandler(
                 return;
             }
             tier = user.Tier;
-            decision = router.Route(ring, user.ApiKeyGroup);
-            if (decision is { Reason: RouteReason.MissingKeyFallback } fallback)
-            {
-                Log.MissingKeyFallback(logger, user.ApiKeyGroup, fallback.Key.Group, router.Fallback.ToString());
-            }
-        }
-        if (decision is not { } route)
-        {
-            await OpenAiError.WriteAsync(context, 503, "No upstream API key is available.", OpenAiError.Server, "no_keys");
-            return;
+            userGroup = user.ApiKeyGroup;
         }
 
         var pinnedModel = tiers.CurrentValue.TryGetValue(tier, out var tierOptions) ? tierOptions.Model : null;
+        var model = pinnedModel ?? chat.Model;
         var addIncludeUsage = chat.Stream && !chat.IncludeUsage;
         var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage);
-        Log.UsingModel(logger, pinnedModel ?? chat.Model ?? "-", tier, route.Key.Group);
+        var modelId = router.Pool.ModelId(model);
+        var tokens = TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets);
 
-        using var lease = inFlight.Start(route.Key.Group);
-        using var upstreamRequest = BuildUpstreamRequest(request, upstreamBody, route.Key, userId);
-        await SendAsync(context, upstreamRequest, route.Key, ring, addIncludeUsage);
+        // One deadline for the whole exchange, retries included.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(upstream.Timeout);
+        var exchange = new Exchange(context, upstreamBody, userId, addIncludeUsage, deadline.Token);
+        Failure? failure = null;
+        var exclude = 0;
+        for (var attempt = 1; attempt <= _maxAttempts; attempt++)
+        {
+            Admission? admitted;
+            try
+            {
+                admitted = await router.AdmitAsync(userGroup, modelId, tokens, exclude, context.RequestAborted);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+            if (admitted is not { } admission)
+            {
+                break;
+            }
+            if (admission.Reason == RouteReason.MissingKeyFallback)
+            {
+                Log.MissingKeyFallback(logger, userGroup, admission.Member.Group, router.Policy.Name);
+            }
+            else if (admission.Reason == RouteReason.Spill)
+            {
+                Log.Spilled(logger, userGroup, admission.Member.Group);
+            }
+            Log.UsingModel(logger, model ?? "-", tier, admission.Member.Group);
+            failure = await AttemptAsync(exchange, admission, modelId, canRetry: attempt < _maxAttempts);
+            if (failure is null)
+            {
+                return;
+            }
+            exclude = admission.Member.Group;
+        }
+
+        if (failure is { } last)
+        {
+            await WriteFailureAsync(context, last);
+            return;
+        }
+        var retryAfter = router.RetryAfterSeconds(modelId);
+        context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        await OpenAiError.WriteAsync(context, 429, $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
     }
 
-    private HttpRequestMessage BuildUpstreamRequest(HttpRequest request, ReadOnlyMemory<byte> body, UpstreamKey key, string? userId)
+    /// <summary>One try on one key. Null when the exchange is finished (well or not); a failure when another key may try.</summary>
+    private async Task<Failure?> AttemptAsync(Exchange exchange, Admission admission, int modelId, bool canRetry)
+    {
+        var context = exchange.Context;
+        var member = admission.Member;
+        var key = member.Key;
+        var status = 0;
+        TokenCounts? counts = null;
+        var settled = admission.ReservedTokens; // kept when the cost is unknown (client left mid-stream)
+        HttpResponseMessage? response = null;
+        using var upstreamRequest = BuildUpstreamRequest(context.Request, exchange.Body, key.Secret, exchange.UserId);
+        try
+        {
+            try
+            {
+                response = await upstream.Invoker.SendAsync(upstreamRequest, exchange.Cancellation);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                member.Health.Abandon();
+                return null;
+            }
+            catch (OperationCanceledException)
+            {
+                status = 504;
+                settled = 0;
+                member.Health.RecordFailure();
+                Log.UpstreamTimeout(logger, key.Group, upstream.Timeout);
+                await OpenAiError.WriteAsync(context, 504, $"The upstream did not answer within {upstream.Timeout}.", OpenAiError.Upstream, "upstream_timeout");
+                return null;
+            }
+            catch (HttpRequestException exception)
+            {
+                status = 502;
+                settled = 0;
+                if (member.Health.RecordFailure())
+                {
+                    Log.CircuitOpened(logger, key.Group);
+                }
+                Log.UpstreamUnreachable(logger, key.Group, exception.Message);
+                return await FailAsync(context, canRetry, new Failure(502, OpenAiError.Serialize("The upstream could not be reached.", OpenAiError.Upstream, "upstream_unreachable"), null));
+            }
+
+            status = (int)response.StatusCode;
+            var limits = RateLimitHeaders.From(response.Headers);
+            admission.Window.Observe(admission.Second, limits.UsedRequests, limits.UsedTokens);
+            if (status >= 400)
+            {
+                settled = 0; // refused: the upstream spent no tokens on it
+                return await FailAsync(context, canRetry, await ClassifyAsync(response, member, limits));
+            }
+
+            member.Health.RecordSuccess();
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase))
+            {
+                counts = await RelayStreamAsync(context, response, member, exchange.StripUsageChunk, exchange.Cancellation);
+            }
+            else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
+            {
+                counts = await RelayJsonAsync(context, response, exchange.Cancellation);
+            }
+            else
+            {
+                context.Response.StatusCode = status;
+                HeaderCopier.ToClient(response, context.Response, keepContentLength: true);
+                await response.Content.CopyToAsync(context.Response.Body, exchange.Cancellation);
+            }
+            if (counts is { } actual)
+            {
+                settled = actual.Total;
+            }
+            return null;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return null; // the client left; what was seen is still counted below
+        }
+        finally
+        {
+            response?.Dispose();
+            admission.Settle(settled);
+            usage.Record(counts is { } c ? c.ToSample(key.Group, status) : new UsageSample(key.Group, status));
+        }
+    }
+
+    /// <summary>Decides what an upstream error means for the key, and whether another key may help.</summary>
+    private async Task<Failure> ClassifyAsync(HttpResponseMessage response, PoolMember member, RateLimitHeaders limits)
+    {
+        var status = (int)response.StatusCode;
+        var body = await ReadBoundedAsync(response.Content, MaxErrorBody);
+        var translated = UpstreamErrorTranslator.Translate(status, body, keys.Current, member.Group);
+        string? retryAfter = null;
+        if (translated.KeyRejected || translated.CreditsExhausted)
+        {
+            var reason = translated.CreditsExhausted ? "credits exhausted or spending limit reached" : $"rejected by the upstream ({status})";
+            if (member.Health.Revoke(reason))
+            {
+                Log.KeyRejected(logger, member.Group, status, translated.Message);
+            }
+            return new Failure(translated.Status, translated.Body, null, Retryable: true);
+        }
+        if (status == 429)
+        {
+            var wait = member.Health.CoolDown(limits.ResetAfter);
+            Log.CoolingDown(logger, member.Group, wait);
+            retryAfter = ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+            return new Failure(429, translated.Body, retryAfter, Retryable: true);
+        }
+        if (status >= 500)
+        {
+            if (member.Health.RecordFailure())
+            {
+                Log.CircuitOpened(logger, member.Group);
+            }
+            return new Failure(status, translated.Body, null, Retryable: true);
+        }
+        member.Health.RecordSuccess(); // the request was wrong, not the key
+        return new Failure(translated.Status, translated.Body, null, Retryable: false);
+    }
+
+    private static async Task<Failure?> FailAsync(HttpContext context, bool canRetry, Failure failure)
+    {
+        if (canRetry && failure.Retryable)
+        {
+            return failure;
+        }
+        await WriteFailureAsync(context, failure);
+        return null;
+    }
+
+    private static async Task WriteFailureAsync(HttpContext context, Failure failure)
+    {
+        if (failure.RetryAfter is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = retryAfter;
+        }
+        context.Response.StatusCode = failure.Status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = failure.Body.Length;
+        await context.Response.Body.WriteAsync(failure.Body, context.RequestAborted);
+    }
+
+    private HttpRequestMessage BuildUpstreamRequest(HttpRequest request, ReadOnlyMemory<byte> body, string secret, string? userId)
     {
         var path = request.Path.Value.AsSpan();
         var rest = path.StartsWith("/v1", StringComparison.Ordinal) ? path[3..] : path;
@@ -150,99 +331,13 @@ internal sealed class ProxyHandler(
                 : new MediaTypeHeaderValue("application/json");
         }
         HeaderCopier.ToUpstream(request.Headers, message);
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
         if (userId is not null && !message.Headers.Contains(ConversationHeader))
         {
             // One stable id per user keeps their calls on the same upstream cache server.
             message.Headers.TryAddWithoutValidation(ConversationHeader, ConversationId.For(userId));
         }
         return message;
-    }
-
-    private async Task SendAsync(HttpContext context, HttpRequestMessage upstreamRequest, UpstreamKey key, KeyRing ring, bool stripUsageChunk)
-    {
-        var clientAborted = context.RequestAborted;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        timeout.CancelAfter(upstream.Timeout);
-        var status = 0;
-        TokenCounts? counts = null;
-        HttpResponseMessage? response = null;
-        try
-        {
-            try
-            {
-                response = await upstream.Invoker.SendAsync(upstreamRequest, timeout.Token);
-            }
-            catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                status = 504;
-                Log.UpstreamTimeout(logger, key.Group, upstream.Timeout);
-                await OpenAiError.WriteAsync(context, 504, $"The upstream did not answer within {upstream.Timeout}.", OpenAiError.Upstream, "upstream_timeout");
-                return;
-            }
-            catch (HttpRequestException exception)
-            {
-                status = 502;
-                Log.UpstreamUnreachable(logger, key.Group, exception.Message);
-                await OpenAiError.WriteAsync(context, 502, "The upstream could not be reached.", OpenAiError.Upstream, "upstream_unreachable");
-                return;
-            }
-
-            status = (int)response.StatusCode;
-            if (status >= 400)
-            {
-                await RelayErrorAsync(context, response, key, ring, timeout.Token);
-                return;
-            }
-
-            var mediaType = response.Content.Headers.ContentType?.MediaType;
-            if (string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase))
-            {
-                counts = await RelayStreamAsync(context, response, key, stripUsageChunk, timeout.Token);
-            }
-            else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
-            {
-                counts = await RelayJsonAsync(context, response, timeout.Token);
-            }
-            else
-            {
-                context.Response.StatusCode = status;
-                HeaderCopier.ToClient(response, context.Response, keepContentLength: true);
-                await response.Content.CopyToAsync(context.Response.Body, timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
-        {
-            // The client left; usage seen so far is still counted below.
-        }
-        finally
-        {
-            response?.Dispose();
-            usage.Record(counts is { } c ? c.ToSample(key.Group, status) : new UsageSample(key.Group, status));
-        }
-    }
-
-    private async Task RelayErrorAsync(HttpContext context, HttpResponseMessage response, UpstreamKey key, KeyRing ring, CancellationToken cancellationToken)
-    {
-        var body = await ReadBoundedAsync(response.Content, MaxErrorBody, cancellationToken);
-        var translated = UpstreamErrorTranslator.Translate((int)response.StatusCode, body, ring, key.Group);
-        if (translated.KeyRejected)
-        {
-            Log.KeyRejected(logger, key.Group, (int)response.StatusCode, translated.Message);
-        }
-        var retryAfter = response.Headers.RetryAfter?.Delta;
-        if (retryAfter is { } delay)
-        {
-            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        context.Response.StatusCode = translated.Status;
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = translated.Body.Length;
-        await context.Response.Body.WriteAsync(translated.Body, cancellationToken);
     }
 
     private static async Task<TokenCounts?> RelayJsonAsync(HttpContext context, HttpResponseMessage response, CancellationToken cancellationToken)
@@ -255,7 +350,7 @@ internal sealed class ProxyHandler(
         return UsageReader.TryRead(body, out var counts, out _) ? counts : null;
     }
 
-    private async Task<TokenCounts?> RelayStreamAsync(HttpContext context, HttpResponseMessage response, UpstreamKey key, bool stripUsageChunk, CancellationToken cancellationToken)
+    private async Task<TokenCounts?> RelayStreamAsync(HttpContext context, HttpResponseMessage response, PoolMember member, bool stripUsageChunk, CancellationToken cancellationToken)
     {
         context.Response.StatusCode = (int)response.StatusCode;
         HeaderCopier.ToClient(response, context.Response, keepContentLength: false);
@@ -270,7 +365,9 @@ internal sealed class ProxyHandler(
         catch (Exception exception) when (exception is IOException or HttpRequestException or InvalidDataException
             || (exception is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
         {
-            Log.StreamFailed(logger, key.Group, exception.GetType().Name);
+            // Never retried: the client has bytes of this answer already.
+            member.Health.RecordFailure();
+            Log.StreamFailed(logger, member.Group, exception.GetType().Name);
             if (!context.RequestAborted.IsCancellationRequested)
             {
                 // Headers are out: the only way left to tell an OpenAI SDK client is an error event.
@@ -322,13 +419,15 @@ internal sealed class ProxyHandler(
         return (new ArraySegment<byte>(buffer, 0, total), false);
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, int max, CancellationToken cancellationToken)
+    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, int max)
     {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        // Error bodies are small; a bounded read keeps a misbehaving upstream from holding memory.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var stream = await content.ReadAsStreamAsync(timeout.Token);
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;
-        while (buffer.Length < max && (read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        while (buffer.Length < max && (read = await stream.ReadAsync(chunk, timeout.Token)) > 0)
         {
             buffer.Write(chunk, 0, read);
         }
@@ -337,4 +436,10 @@ internal sealed class ProxyHandler(
 
     private Task TooLargeAsync(HttpContext context) =>
         OpenAiError.WriteAsync(context, 413, $"The request body is larger than the limit of {_maxBody} bytes (KeyPool:Limits:MaxRequestBodyBytes).", OpenAiError.InvalidRequest, "request_too_large");
+
+    /// <summary>What every attempt of one request shares.</summary>
+    private sealed record Exchange(HttpContext Context, ReadOnlyMemory<byte> Body, string? UserId, bool StripUsageChunk, CancellationToken Cancellation);
+
+    /// <summary>An error answer not yet written, kept while another key may still succeed.</summary>
+    private sealed record Failure(int Status, byte[] Body, string? RetryAfter, bool Retryable = true);
 }

@@ -69,7 +69,7 @@ public sealed class RoutingTests
         using var streamed = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(model: "grok-4.3", stream: true), "pinned"));
         await streamed.Content.ReadAsStringAsync();
 
-        Assert.All(gateway.Emulator.Served, s => Assert.Equal("grok-3-mini", s.Model));
+        Assert.All(gateway.ChatServed, s => Assert.Equal("grok-3-mini", s.Model));
         var group = await gateway.GroupOfAsync("pinned");
         Assert.Contains($"Using model: grok-3-mini | Tier: free | API Key Group: {group}", gateway.LogLines);
     }

@@ -1,0 +1,18 @@
+using KeyPool.Core.Budgets;
+
+namespace KeyPool.Core.Routing;
+
+/// <summary>A request let through to one key, holding its reservation until it is settled.</summary>
+public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens)
+{
+    /// <summary>Replaces the reservation with what the request really cost (0 when the upstream refused it).</summary>
+    public void Settle(long actualTokens) => Window.Settle(Second, ReservedTokens, actualTokens);
+}
+
+/// <summary>What a policy is asked to place.</summary>
+/// <param name="UserGroup">The user's group (0 for requests of no user).</param>
+/// <param name="ModelId">The model's id from <see cref="PoolSnapshot.ModelId"/>.</param>
+/// <param name="Tokens">Tokens to reserve.</param>
+/// <param name="Second">The current Unix second.</param>
+/// <param name="ExcludeGroup">A group not to use (the one that just failed), or 0.</param>
+public readonly record struct SelectionRequest(int UserGroup, int ModelId, long Tokens, long Second, int ExcludeGroup = 0);

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using KeyPool.Core.Budgets;
+using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Keys;
+
+namespace KeyPool.Core.Routing;
+
+/// <summary>
+/// The pool as one request sees it: the members, their teams and the budgets per (team, model).
+/// Built whole and swapped when keys or teams change; health trackers and budgets of unchanged
+/// keys carry over.
+/// </summary>
+public sealed class PoolSnapshot
+{
+    private readonly PoolMember?[] _byGroup;
+    private readonly ConcurrentDictionary<string, int> _modelIds;
+    private readonly Lock _windowsLock = new();
+    private RateWindow?[][] _windows; // [team][model]; grown copy-on-write
+
+    private PoolSnapshot(KeyRing ring, PoolMember[] members, ConcurrentDictionary<string, int> modelIds, RateWindow?[][] windows)
+    {
+        Ring = ring;
+        Members = members;
+        _modelIds = modelIds;
+        _windows = windows;
+        _byGroup = new PoolMember?[ring.MaxGroup + 1];
+        foreach (var member in members)
+        {
+            _byGroup[member.Group] = member;
+        }
+        Teams = members.GroupBy(m => m.TeamIndex).Select(g => g.ToArray()).ToArray();
+    }
+
+    /// <summary>The keys.</summary>
+    public KeyRing Ring { get; }
+
+    /// <summary>The members in group order.</summary>
+    public IReadOnlyList<PoolMember> Members { get; }
+
+    /// <summary>Members grouped by team, one array per team.</summary>
+    public IReadOnlyList<PoolMember[]> Teams { get; }
+
+    /// <summary>The member of <paramref name="group"/>, or null.</summary>
+    public PoolMember? Find(int group) => (uint)group < (uint)_byGroup.Length ? _byGroup[group] : null;
+
+    /// <summary>A small integer for a model name, stable for the process (names are few).</summary>
+    public int ModelId(string? model) => _modelIds.GetOrAdd(model ?? "", static (_, ids) => ids.Count, _modelIds);
+
+    /// <summary>Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change.</summary>
+    public static PoolSnapshot Build(
+        KeyRing ring,
+        IReadOnlyDictionary<int, GroupSettings> groups,
+        IReadOnlyDictionary<int, string> discoveredTeams,
+        BudgetOptions budgets,
+        KeyHealthOptions health,
+        TimeProvider time,
+        PoolSnapshot? previous = null)
+    {
+        ArgumentNullException.ThrowIfNull(ring);
+        var teamIndexes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var members = new PoolMember[ring.Count];
+        var teamLimits = new List<BudgetLimits>();
+        for (var i = 0; i < ring.Count; i++)
+        {
+            var key = ring.Keys[i];
+            var settings = groups.GetValueOrDefault(key.Group);
+            var team = settings?.Team is { Length: > 0 } declared ? declared
+                : discoveredTeams.TryGetValue(key.Group, out var found) ? found
+                : $"key-{key.Group}"; // unknown team: assume the key is its own
+            if (!teamIndexes.TryGetValue(team, out var teamIndex))
+            {
+                teamIndex = teamIndexes.Count;
+                teamIndexes[team] = teamIndex;
+                // The lowest group of a team sets the team's limits.
+                teamLimits.Add(new BudgetLimits(settings?.RequestsPerMinute ?? budgets.RequestsPerMinute, settings?.TokensPerMinute ?? budgets.TokensPerMinute));
+            }
+            var old = previous?.Find(key.Group);
+            var tracker = old is not null && old.Key.Secret == key.Secret ? old.Health : new KeyHealthTracker(health, time);
+            members[i] = new PoolMember(key, i, teamIndex, team, teamLimits[teamIndex], tracker);
+        }
+        var windows = new RateWindow?[teamIndexes.Count][];
+        for (var t = 0; t < windows.Length; t++)
+        {
+            windows[t] = [];
+        }
+        var snapshot = new PoolSnapshot(ring, members, previous?._modelIds ?? new ConcurrentDictionary<string, int>(StringComparer.Ordinal), windows);
+        snapshot.CarryBudgets(previous);
+        return snapshot;
+    }
+
+    /// <summary>The budget of <paramref name="member"/>'s team for <paramref name="modelId"/>.</summary>
+    public RateWindow Window(PoolMember member, int modelId)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        var row = Volatile.Read(ref _windows)[member.TeamIndex];
+        if ((uint)modelId < (uint)row.Length && row[modelId] is { } window)
+        {
+            return window;
+        }
+        lock (_windowsLock)
+        {
+            var windows = _windows;
+            row = windows[member.TeamIndex];
+            if ((uint)modelId < (uint)row.Length && row[modelId] is { } existing)
+            {
+                return existing;
+            }
+            var grown = new RateWindow?[Math.Max(row.Length, modelId + 1)];
+            row.CopyTo(grown, 0);
+            var created = grown[modelId] = new RateWindow(member.Limits);
+            var copy = (RateWindow?[][])windows.Clone();
+            copy[member.TeamIndex] = grown;
+            Volatile.Write(ref _windows, copy);
+            return created;
+        }
+    }
+
+    /// <summary>All budgets of a team (one per model used so far).</summary>
+    public IEnumerable<RateWindow> WindowsOf(PoolMember member)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        return Volatile.Read(ref _windows)[member.TeamIndex].OfType<RateWindow>();
+    }
+
+    /// <summary>Lets <paramref name="member"/> take the request when it is healthy, not excluded and its budget has room.</summary>
+    public bool TryAdmit(PoolMember member, in SelectionRequest request, RouteReason reason, out Admission admission)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        admission = default;
+        if (member.Group == request.ExcludeGroup || !member.Health.TryEnter())
+        {
+            return false;
+        }
+        var window = Window(member, request.ModelId);
+        if (!window.TryAcquire(request.Second, request.Tokens))
+        {
+            member.Health.Abandon();
+            return false;
+        }
+        if (reason is RouteReason.Spill or RouteReason.MissingKeyFallback)
+        {
+            member.CountSpillIn();
+        }
+        admission = new Admission(member, reason, window, request.Second, request.Tokens);
+        return true;
+    }
+
+    /// <summary>How much room <paramref name="member"/> has for <paramref name="modelId"/> (0 when it cannot serve).</summary>
+    public double Headroom(PoolMember member, int modelId, long second)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        return member.Health.State == KeyState.Active ? Window(member, modelId).Headroom(second) : 0;
+    }
+
+    private void CarryBudgets(PoolSnapshot? previous)
+    {
+        if (previous is null)
+        {
+            return;
+        }
+        // A team that keeps its name and limits keeps its counts: a reload must not reset spent budget.
+        foreach (var member in Members)
+        {
+            var old = previous.Members.FirstOrDefault(m => m.Team == member.Team && m.Limits == member.Limits);
+            if (old is not null)
+            {
+                _windows[member.TeamIndex] = Volatile.Read(ref previous._windows)[old.TeamIndex];
+            }
+        }
+    }
+}
