@@ -1,0 +1,138 @@
+using KeyPool.Core.Budgets;
+
+namespace KeyPool.Core.Tests.Budgets;
+
+public sealed class RateWindowTests
+{
+    private static RateWindow Window(int rpm = 120, long tpm = 1_000_000) => new(new BudgetLimits(rpm, tpm));
+
+    [Fact]
+    public void TryAcquire_PerSecondCap_IsASixtiethOfTheMinute()
+    {
+        var window = Window(rpm: 120); // 2 per second
+
+        Assert.True(window.TryAcquire(100, 1));
+        Assert.True(window.TryAcquire(100, 1));
+        Assert.False(window.TryAcquire(100, 1));
+        Assert.True(window.TryAcquire(101, 1));
+    }
+
+    [Fact]
+    public void TryAcquire_MinuteBudget_NeverExceededOverAnySixtySeconds()
+    {
+        var window = Window(rpm: 120);
+        var admitted = new List<long>();
+        for (var second = 0L; second < 300; second++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                if (window.TryAcquire(second, 1))
+                {
+                    admitted.Add(second);
+                }
+            }
+        }
+
+        // Any 60-second span (the upstream's window) holds at most 120.
+        for (var start = 0L; start < 300; start++)
+        {
+            Assert.True(admitted.Count(s => s >= start && s < start + 60) <= 120);
+        }
+        Assert.True(admitted.Count >= 590, $"admitted {admitted.Count}: the budget should be used, not wasted");
+    }
+
+    [Fact]
+    public void TryAcquire_FullMinute_FreesWhenTheOldestSecondLeaves()
+    {
+        var window = Window(rpm: 60); // 1 per second
+        for (var s = 0L; s < 60; s++)
+        {
+            Assert.True(window.TryAcquire(s, 1));
+        }
+
+        Assert.False(window.TryAcquire(60, 1));
+        Assert.Equal(1, window.SecondsUntilFree(60));
+        Assert.True(window.TryAcquire(61, 1)); // second 0 left the 61-bucket window
+    }
+
+    [Fact]
+    public void TryAcquire_Tokens_PerMinuteAndPerSecond()
+    {
+        var window = Window(rpm: 6000, tpm: 6000); // 100 tokens a second
+
+        Assert.True(window.TryAcquire(0, 80));
+        Assert.False(window.TryAcquire(0, 30));
+        Assert.True(window.TryAcquire(1, 30));
+        Assert.True(window.TryAcquire(2, 5000)); // a big request passes into an empty second
+    }
+
+    [Fact]
+    public void Settle_ReplacesTheReservation()
+    {
+        var window = Window();
+        window.TryAcquire(10, 1000);
+
+        window.Settle(10, 1000, 250);
+
+        Assert.Equal((1, 250), window.Used(10));
+    }
+
+    [Fact]
+    public void Settle_AfterTheWindowMoved_DoesNothing()
+    {
+        var window = Window();
+        window.TryAcquire(10, 1000);
+        window.Used(200);
+
+        window.Settle(10, 1000, 5000);
+
+        Assert.Equal((0, 0), window.Used(200));
+    }
+
+    [Fact]
+    public void Observe_UpstreamCountsMore_ChargesTheDifference()
+    {
+        var window = Window(rpm: 120);
+        window.TryAcquire(5, 10);
+
+        window.Observe(5, upstreamUsedRequests: 100, upstreamUsedTokens: 500);
+
+        Assert.Equal((100, 500), window.Used(5));
+        Assert.Equal(0, window.Headroom(5));
+    }
+
+    [Fact]
+    public void Observe_UpstreamCountsLess_ChangesNothing()
+    {
+        var window = Window();
+        window.TryAcquire(5, 10);
+        window.TryAcquire(5, 10);
+
+        window.Observe(5, 1, 5);
+
+        Assert.Equal((2, 20), window.Used(5));
+    }
+
+    [Fact]
+    public void Headroom_FallsAsTheBudgetFills()
+    {
+        var window = Window(rpm: 600); // 10 per second
+
+        Assert.Equal(1, window.Headroom(0));
+        for (var i = 0; i < 5; i++)
+        {
+            window.TryAcquire(0, 1);
+        }
+
+        Assert.Equal(0.5, window.Headroom(0), 3);
+    }
+
+    [Fact]
+    public void TokenEstimate_PromptBytesPlusMaxTokens()
+    {
+        var options = new BudgetOptions();
+
+        Assert.Equal(400 / 4 + 50, TokenEstimate.Reserve(400, 50, options));
+        Assert.Equal(400 / 4 + 1024, TokenEstimate.Reserve(400, null, options));
+    }
+}

@@ -1,0 +1,116 @@
+using KeyPool.Core.KeyHealth;
+using Microsoft.Extensions.Time.Testing;
+
+namespace KeyPool.Core.Tests.KeyHealth;
+
+public sealed class KeyHealthTrackerTests
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly KeyHealthOptions _options = new() { BreakerFailures = 3, BreakerOpenFor = TimeSpan.FromSeconds(30) };
+
+    private KeyHealthTracker Tracker() => new(_options, _time);
+
+    [Fact]
+    public void Breaker_OpensAfterConsecutiveFailures_ProbesOnce_ClosesOnSuccess()
+    {
+        var health = Tracker();
+        Assert.False(health.RecordFailure());
+        Assert.False(health.RecordFailure());
+        Assert.True(health.RecordFailure()); // opened
+
+        Assert.False(health.TryEnter());
+        Assert.Equal(KeyState.Cooling, health.State);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(health.TryEnter());  // the half-open probe
+        Assert.False(health.TryEnter()); // only one
+
+        health.RecordSuccess();
+        Assert.True(health.TryEnter());
+        Assert.Equal(KeyState.Active, health.State);
+    }
+
+    [Fact]
+    public void Breaker_FailedProbe_OpensAgain()
+    {
+        var health = Tracker();
+        for (var i = 0; i < 3; i++)
+        {
+            health.RecordFailure();
+        }
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(health.TryEnter());
+
+        health.RecordFailure();
+
+        Assert.False(health.TryEnter());
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(health.TryEnter());
+    }
+
+    [Fact]
+    public void Breaker_AbandonedProbe_LetsAnotherProbeThrough()
+    {
+        var health = Tracker();
+        for (var i = 0; i < 3; i++)
+        {
+            health.RecordFailure();
+        }
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(health.TryEnter());
+
+        health.Abandon();
+
+        Assert.True(health.TryEnter());
+    }
+
+    [Fact]
+    public void Success_BetweenFailures_ResetsTheCount()
+    {
+        var health = Tracker();
+        health.RecordFailure();
+        health.RecordFailure();
+        health.RecordSuccess();
+        health.RecordFailure();
+        health.RecordFailure();
+
+        Assert.True(health.TryEnter());
+    }
+
+    [Fact]
+    public void CoolDown_UsesTheUpstreamReset()
+    {
+        var health = Tracker();
+
+        Assert.Equal(TimeSpan.FromSeconds(7), health.CoolDown(TimeSpan.FromSeconds(7)));
+        Assert.False(health.TryEnter());
+        _time.Advance(TimeSpan.FromSeconds(7));
+        Assert.True(health.TryEnter());
+    }
+
+    [Fact]
+    public void CoolDown_WithoutReset_BacksOffExponentially_UpToTheMax()
+    {
+        var health = Tracker();
+        var waits = Enumerable.Range(0, 10).Select(_ => health.CoolDown(null)).ToArray();
+
+        Assert.Equal([1, 2, 4, 8, 16, 32, 60, 60, 60, 60], waits.Select(w => (int)w.TotalSeconds));
+        health.RecordSuccess();
+        Assert.Equal(TimeSpan.FromSeconds(1), health.CoolDown(null));
+    }
+
+    [Fact]
+    public void Revoke_TakesTheKeyOut_UntilReenabled_ReportedOnce()
+    {
+        var health = Tracker();
+
+        Assert.True(health.Revoke("credits exhausted"));
+        Assert.False(health.Revoke("credits exhausted"));
+        Assert.False(health.TryEnter());
+        Assert.Equal(KeyState.Revoked, health.State);
+        Assert.Equal("credits exhausted", health.RevokedReason);
+
+        health.Reenable();
+        Assert.True(health.TryEnter());
+        Assert.Null(health.RevokedReason);
+    }
+}
