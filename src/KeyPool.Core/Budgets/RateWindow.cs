@@ -65,21 +65,22 @@ public sealed class RateWindow
     }
 
     /// <summary>
-    /// Corrects the local view with the upstream's: when it counts more used in its window than is
-    /// counted here (something else uses the key), the difference is charged to the current second.
+    /// Corrects the local view with the upstream's: when it has less left than is counted here
+    /// (something else uses the key, or its limit is lower), the difference is charged to the current
+    /// second, so the key is not overrun.
     /// </summary>
-    public void Observe(long second, long? upstreamUsedRequests, long? upstreamUsedTokens)
+    public void Observe(long second, long? remainingRequests, long? remainingTokens)
     {
         lock (_lock)
         {
             Advance(second);
             var slot = Slot(second);
-            if (upstreamUsedRequests is { } requests && requests - _requestSum is var extraRequests && extraRequests > 0)
+            if (remainingRequests is { } requests && Limits.RequestsPerMinute - _requestSum - requests is var extraRequests && extraRequests > 0)
             {
                 _requests[slot] += extraRequests;
                 _requestSum += extraRequests;
             }
-            if (upstreamUsedTokens is { } tokens && tokens - _tokenSum is var extraTokens && extraTokens > 0)
+            if (remainingTokens is { } tokens && Limits.TokensPerMinute - _tokenSum - tokens is var extraTokens && extraTokens > 0)
             {
                 _tokens[slot] += extraTokens;
                 _tokenSum += extraTokens;

@@ -219,7 +219,7 @@ internal sealed class ProxyHandler(
 
             status = (int)response.StatusCode;
             var limits = RateLimitHeaders.From(response.Headers);
-            admission.Window.Observe(admission.Second, limits.UsedRequests, limits.UsedTokens);
+            admission.Window.Observe(router.Second, limits.RemainingRequests, limits.RemainingTokens);
             if (status >= 400)
             {
                 settled = 0; // refused: the upstream spent no tokens on it

@@ -13,12 +13,6 @@ internal readonly record struct RateLimitHeaders(long? LimitRequests, long? Rema
         Number(headers, "x-ratelimit-remaining-tokens"),
         headers.RetryAfter?.Delta ?? Longest(Duration(headers, "x-ratelimit-reset-requests"), Duration(headers, "x-ratelimit-reset-tokens")));
 
-    /// <summary>Requests the upstream counts as used in its window, when it said.</summary>
-    public long? UsedRequests => LimitRequests - RemainingRequests;
-
-    /// <summary>Tokens the upstream counts as used in its window, when it said.</summary>
-    public long? UsedTokens => LimitTokens - RemainingTokens;
-
     private static long? Number(HttpResponseHeaders headers, string name) =>
         headers.NonValidated.TryGetValues(name, out var values)
         && long.TryParse(values.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;

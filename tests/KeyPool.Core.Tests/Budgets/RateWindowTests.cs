@@ -90,25 +90,36 @@ public sealed class RateWindowTests
     }
 
     [Fact]
-    public void Observe_UpstreamCountsMore_ChargesTheDifference()
+    public void Observe_UpstreamHasLessLeft_ChargesTheDifference()
     {
-        var window = Window(rpm: 120);
+        var window = Window(rpm: 120, tpm: 1000);
         window.TryAcquire(5, 10);
 
-        window.Observe(5, upstreamUsedRequests: 100, upstreamUsedTokens: 500);
+        window.Observe(5, remainingRequests: 20, remainingTokens: 490);
 
-        Assert.Equal((100, 500), window.Used(5));
-        Assert.Equal(0, window.Headroom(5));
+        Assert.Equal((100, 510), window.Used(5));
     }
 
     [Fact]
-    public void Observe_UpstreamCountsLess_ChangesNothing()
+    public void Observe_UpstreamHasNoneLeft_TheWindowIsFull()
+    {
+        var window = Window(rpm: 600);
+        window.TryAcquire(5, 10);
+
+        window.Observe(5, remainingRequests: 0, remainingTokens: null);
+
+        Assert.Equal(0, window.Headroom(5));
+        Assert.False(window.TryAcquire(6, 1));
+    }
+
+    [Fact]
+    public void Observe_UpstreamHasMoreLeft_ChangesNothing()
     {
         var window = Window();
         window.TryAcquire(5, 10);
         window.TryAcquire(5, 10);
 
-        window.Observe(5, 1, 5);
+        window.Observe(5, 10_000, 10_000_000);
 
         Assert.Equal((2, 20), window.Used(5));
     }

@@ -104,7 +104,7 @@ public sealed class KeyPoolRouterTests
         var router = Router(Ring(1), rpm: 60, queue: TimeSpan.FromSeconds(2));
         var model = router.Pool.ModelId("m");
         // The upstream reports the whole minute used (someone else uses the key): nothing frees for 61 s.
-        router.Pool.Window(router.Pool.Find(1)!, model).Observe(router.Second, 60, null);
+        router.Pool.Window(router.Pool.Find(1)!, model).Observe(router.Second, 0, null);
 
         var waiting = router.AdmitAsync(1, model, 1, 0, CancellationToken.None).AsTask();
         _time.Advance(TimeSpan.FromSeconds(1));

@@ -64,7 +64,8 @@ public sealed class GatewayHarness : IAsyncDisposable
         int keyCount = 6,
         IDictionary<string, string?>? settings = null,
         Action<EmulatorOptions>? emulator = null,
-        IReadOnlyDictionary<int, string>? groupKeys = null)
+        IReadOnlyDictionary<int, string>? groupKeys = null,
+        TimeProvider? time = null)
     {
         var keys = Enumerable.Range(1, keyCount).Select(KeyFor).ToList();
         var emulatorOptions = new EmulatorOptions();
@@ -73,7 +74,7 @@ public sealed class GatewayHarness : IAsyncDisposable
             emulatorOptions.Keys.Add(key);
         }
         emulator?.Invoke(emulatorOptions);
-        var upstream = await UpstreamEmulator.StartAsync(emulatorOptions);
+        var upstream = await UpstreamEmulator.StartAsync(emulatorOptions, timeProvider: time);
 
         var directory = Directory.CreateTempSubdirectory("keypool-test-").FullName;
         var configuration = new Dictionary<string, string?>
@@ -100,6 +101,10 @@ public sealed class GatewayHarness : IAsyncDisposable
             app = GatewayApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
             {
                 builder.Configuration.AddInMemoryCollection(configuration);
+                if (time is not null)
+                {
+                    builder.Services.AddSingleton(time); // one clock for the gateway and the emulator
+                }
                 builder.Logging.ClearProviders();
                 builder.Logging.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
                 builder.Logging.SetMinimumLevel(LogLevel.Debug);
@@ -167,6 +172,18 @@ public sealed class GatewayHarness : IAsyncDisposable
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
+
+    /// <summary>Sends a chat request as <paramref name="user"/> and returns the status and the Retry-After header.</summary>
+    public async Task<(int Status, string? RetryAfter, string Body)> ChatAsync(string user, bool stream = false)
+    {
+        using var response = await Http.SendAsync(ChatRequest(ChatBody(stream: stream), user));
+        var body = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, response.Headers.RetryAfter?.ToString(), body);
+    }
+
+    /// <summary>The health entry of <paramref name="group"/>.</summary>
+    public async Task<JsonElement> KeyStatsAsync(int group) =>
+        (await HealthAsync()).GetProperty("keyGroupStats").EnumerateArray().Single(s => s.GetProperty("key_group").GetInt32() == group);
 
     public async Task<int> GroupOfAsync(string user)
     {
