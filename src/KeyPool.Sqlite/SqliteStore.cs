@@ -1,0 +1,87 @@
+using KeyPool.Core.Usage;
+using KeyPool.Core.Users;
+using KeyPool.Sqlite.Connections;
+using KeyPool.Sqlite.Schema;
+using KeyPool.Sqlite.Usage;
+using KeyPool.Sqlite.Users;
+
+namespace KeyPool.Sqlite;
+
+/// <summary>
+/// The embedded store: users, their key groups and usage totals in one SQLite file (WAL mode).
+/// Safe to share within a process and to open from several processes on the same file.
+/// </summary>
+public sealed class SqliteStore : IUserStore, IUsageStore, IAsyncDisposable
+{
+    private readonly SqliteConnectionFactory _connections;
+
+    // SQLite allows one writer per file; queueing this process's writers here keeps them
+    // off SQLite's polling busy handler, which then only arbitrates between processes.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SqliteUserStore _users;
+    private readonly SqliteUsageStore _usage;
+
+    /// <summary>Creates a store on a database; call <see cref="InitializeAsync"/> before use.</summary>
+    /// <param name="connectionString">A Microsoft.Data.Sqlite connection string such as
+    /// <c>Data Source=keypool.db</c>, or a plain file path (any value without '=').</param>
+    /// <param name="timeProvider">The clock for <c>created_at</c> and <c>updated_at</c>.</param>
+    public SqliteStore(string connectionString, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _connections = new SqliteConnectionFactory(connectionString);
+        _users = new SqliteUserStore(_connections, _writeLock, timeProvider);
+        _usage = new SqliteUsageStore(_connections, _writeLock, timeProvider);
+    }
+
+    /// <summary>Creates or migrates the schema and turns on WAL mode. Safe to call on every start, from several processes.</summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await SqliteSchema.MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<UserRecord?> FindAsync(string userId, CancellationToken cancellationToken) =>
+        _users.FindAsync(userId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<UserAssignment> GetOrAssignAsync(string userId, string tier, IReadOnlyList<int> availableGroups, CancellationToken cancellationToken) =>
+        _users.GetOrAssignAsync(userId, tier, availableGroups, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Blank ids are skipped and take no turn; other ids are stored exactly as given (not trimmed).</remarks>
+    public Task<ImportResult> ImportRoundRobinAsync(IAsyncEnumerable<string> userIds, IReadOnlyList<int> groups, string tier, int batchSize, IProgress<long>? progress, CancellationToken cancellationToken) =>
+        _users.ImportRoundRobinAsync(userIds, groups, tier, batchSize, progress, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken) =>
+        _users.CountUsersByGroupAsync(cancellationToken);
+
+    /// <summary>The number of users, read from the per-group counters rather than by scanning users.</summary>
+    public Task<long> CountUsersAsync(CancellationToken cancellationToken) =>
+        _users.CountUsersAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task AddAsync(IReadOnlyList<KeyGroupUsage> deltas, CancellationToken cancellationToken) =>
+        _usage.AddAsync(deltas, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<KeyGroupUsage>> ReadAllAsync(CancellationToken cancellationToken) =>
+        _usage.ReadAllAsync(cancellationToken);
+
+    /// <summary>Releases this database's idle pooled connections, so its files can be deleted or moved.</summary>
+    public ValueTask DisposeAsync()
+    {
+        _connections.ClearPool();
+        _writeLock.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
