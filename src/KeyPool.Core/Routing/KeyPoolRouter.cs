@@ -15,7 +15,10 @@ public sealed class KeyPoolRouter
     private readonly BudgetOptions _budgets;
     private readonly KeyHealthOptions _health;
     private readonly TimeProvider _time;
+    private readonly Lock _loadLock = new();
     private volatile PoolSnapshot _pool;
+    private IReadOnlyDictionary<int, GroupSettings> _groups;
+    private IReadOnlyDictionary<int, string> _teams = new Dictionary<int, string>();
     private int _waiting;
     private long _rejected;
 
@@ -34,15 +37,15 @@ public sealed class KeyPoolRouter
         _budgets = budgets ?? throw new ArgumentNullException(nameof(budgets));
         _health = health ?? throw new ArgumentNullException(nameof(health));
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        Groups = groups ?? throw new ArgumentNullException(nameof(groups));
-        _pool = PoolSnapshot.Build(ring, groups, new Dictionary<int, string>(), budgets, health, time);
+        _groups = groups ?? throw new ArgumentNullException(nameof(groups));
+        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, health, time);
     }
 
     /// <summary>The policy in use.</summary>
     public IKeySelectionPolicy Policy { get; }
 
-    /// <summary>The per-group settings.</summary>
-    public IReadOnlyDictionary<int, GroupSettings> Groups { get; }
+    /// <summary>The per-group settings in force.</summary>
+    public IReadOnlyDictionary<int, GroupSettings> Groups => _groups;
 
     /// <summary>The pool now.</summary>
     public PoolSnapshot Pool => _pool;
@@ -53,9 +56,31 @@ public sealed class KeyPoolRouter
     /// <summary>The current Unix second, the unit of every budget.</summary>
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
 
-    /// <summary>Replaces the pool (new keys, or teams learned from the upstream), keeping what carries over.</summary>
-    public void Load(KeyRing ring, IReadOnlyDictionary<int, string> discoveredTeams) =>
-        _pool = PoolSnapshot.Build(ring, Groups, discoveredTeams, _budgets, _health, _time, _pool);
+    /// <summary>
+    /// Replaces the pool (keys added or removed, teams learned from the upstream, new per-group settings),
+    /// keeping the health and spent budgets of what did not change. Requests already admitted keep their key.
+    /// </summary>
+    /// <param name="ring">The keys from now on.</param>
+    /// <param name="discoveredTeams">Teams the upstream reported, by group; merged with those known (a replaced key forgets its team).</param>
+    /// <param name="groups">New per-group settings, or null to keep the current ones.</param>
+    public void Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
+    {
+        ArgumentNullException.ThrowIfNull(ring);
+        lock (_loadLock)
+        {
+            var current = _pool;
+            var teams = _teams
+                .Where(t => ring.Find(t.Key) is { } key && current.Find(t.Key)?.Key.Secret == key.Secret)
+                .ToDictionary(t => t.Key, t => t.Value);
+            foreach (var (group, team) in discoveredTeams ?? new Dictionary<int, string>())
+            {
+                teams[group] = team;
+            }
+            _teams = teams;
+            _groups = groups ?? _groups;
+            _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current);
+        }
+    }
 
     /// <summary>Admits without waiting; null when no key can take the request now.</summary>
     public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>

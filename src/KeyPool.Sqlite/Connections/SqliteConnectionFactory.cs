@@ -8,10 +8,9 @@ namespace KeyPool.Sqlite.Connections;
 /// </summary>
 internal sealed class SqliteConnectionFactory
 {
-    // Long enough to ride out another process's import batch, short enough to surface a stuck writer.
-    internal const int BusyTimeoutMilliseconds = 10_000;
-
-    // NORMAL is durable in WAL mode except for the last commits on power loss, and avoids an fsync per commit.
+    // busy_timeout: 10 s rides out another process's import batch yet still surfaces a stuck writer.
+    // synchronous NORMAL: in WAL mode only the last commits can be lost on power failure, never
+    // consistency, and it saves an fsync per commit.
     private const string ConnectionPragmas =
         "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
 

@@ -4,6 +4,7 @@ using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
+using KeyPool.Keys;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Admin;
@@ -13,7 +14,7 @@ internal static class HealthApi
 {
     public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool);
 
-    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups);
+    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt);
 
     public sealed record KeyGroupStats(
         [property: JsonPropertyName("key_group")] int KeyGroup,
@@ -47,7 +48,7 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken)
+        KeyPoolRouter router, KeyRingProvider keys, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -81,7 +82,7 @@ internal static class HealthApi
         // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
         var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
         var health = PoolReport.Grade(pool, reports, capacity.Value);
-        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing);
+        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, keys.LastChange?.Change, keys.LastChange?.At);
         return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
     }
 }

@@ -1,16 +1,26 @@
 using KeyPool.Core.Routing;
 using KeyPool.Errors;
 using KeyPool.Hosting;
+using KeyPool.Keys;
 
 namespace KeyPool.Admin;
 
-/// <summary><c>POST /api/admin/api-keys/{group}/enable</c>: puts a revoked or cooling key back at once.</summary>
+/// <summary>Key operations: re-enable a revoked key at once, reload the keys.</summary>
 internal static class KeyAdminApi
 {
     public static RouteGroupBuilder MapKeyAdmin(this RouteGroupBuilder admin)
     {
         admin.MapPost("/api-keys/{group:int}/enable", Enable);
+        admin.MapPost("/api-keys/reload", ReloadAsync);
         return admin;
+    }
+
+    private static async Task<IResult> ReloadAsync(KeyReloader reloader, CancellationToken cancellationToken)
+    {
+        var outcome = await reloader.ReloadAsync("admin API", cancellationToken);
+        return outcome.Applied
+            ? TypedResults.Ok(new { changed = outcome.Message, totalKeys = outcome.TotalKeys })
+            : new OpenAiErrorResult(422, outcome.Message, OpenAiError.InvalidRequest, "keys_not_reloaded");
     }
 
     private static IResult Enable(int group, KeyPoolRouter router, ILoggerFactory loggers)

@@ -12,7 +12,7 @@ internal static class UsersCommand
     {
         var file = new Argument<FileInfo>("file") { Description = "One user id per line, or a CSV file with an 'id' column." };
         var tier = new Option<string>("--tier") { Description = "Tier of the imported users.", DefaultValueFactory = _ => "free" };
-        var batch = new Option<int>("--batch-size") { Description = "Users per committed batch.", DefaultValueFactory = _ => 20_000 };
+        var batch = new Option<int>("--batch-size") { Description = "Users per committed batch.", DefaultValueFactory = _ => 500_000 };
         var import = new Command("import", "Assign key groups round-robin (1, 2, …, n, 1, …) to the users of a file; safe to re-run.") { file, tier, batch };
         import.TreatUnmatchedTokensAsErrors = false;
         import.SetAction(async (result, cancellationToken) =>

@@ -8,8 +8,11 @@ public sealed class GatewayOptions
     /// <summary>Bearer token for <c>/api/admin/*</c>. Empty: admin endpoints answer 401 to everyone.</summary>
     public string AdminToken { get; set; } = "";
 
-    /// <summary>Bearer tokens accepted on <c>/v1/*</c>. At least one is required to serve.</summary>
+    /// <summary>Bearer tokens accepted on <c>/v1/*</c>. At least one, or another way to call (<see cref="Auth"/>), is required to serve.</summary>
     public List<string> ClientTokens { get; set; } = [];
+
+    /// <summary>Gateway keys, JWTs and the admin throttle (<c>KeyPool:Auth</c>).</summary>
+    public AuthOptions Auth { get; set; } = new();
 }
 
 /// <summary>Where keys come from (<c>KeyPool:Keys</c>).</summary>
@@ -19,6 +22,9 @@ public sealed class KeysOptions
 
     /// <summary>Environment variable prefix: PREFIX is group 1, PREFIX_n group n. Default <c>XAI_API_KEY</c>.</summary>
     public string EnvPrefix { get; set; } = Core.Keys.KeyDiscovery.DefaultPrefix;
+
+    /// <summary>A JSON keys file read in addition to the environment; watched for changes. Empty: none.</summary>
+    public string? File { get; set; }
 
     /// <summary>Per-group team and budget overrides, by group number.</summary>
     public Dictionary<int, Core.Routing.GroupSettings> Groups { get; set; } = [];

@@ -25,7 +25,7 @@ internal sealed class GatewayStartup(
         recorder.LoadTotals(await usageStore.ReadAllAsync(cancellationToken));
         var ring = keys.Current;
         Log.KeysDetected(logger, ring.Count, string.Join(", ", ring.Groups));
-        foreach (var warning in keys.Discovery.Warnings)
+        foreach (var warning in keys.Set.Warnings)
         {
             Log.KeyWarning(logger, warning);
         }

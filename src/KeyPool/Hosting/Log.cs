@@ -9,6 +9,12 @@ internal static partial class Log
     [LoggerMessage(101, LogLevel.Warning, "API Key Pool: {Warning}")]
     public static partial void KeyWarning(ILogger logger, string warning);
 
+    [LoggerMessage(105, LogLevel.Information, "API Key Pool: keys reloaded ({Trigger}): {Change}; {Count} keys")]
+    public static partial void KeysReloaded(ILogger logger, string trigger, string change, int count);
+
+    [LoggerMessage(106, LogLevel.Error, "API Key Pool: key reload ({Trigger}) rejected, the current keys stay: {Problems}")]
+    public static partial void KeyReloadRejected(ILogger logger, string trigger, string problems);
+
     [LoggerMessage(200, LogLevel.Information, "Using model: {Model} | Tier: {Tier} | API Key Group: {Group}")]
     public static partial void UsingModel(ILogger logger, string model, string tier, int group);
 

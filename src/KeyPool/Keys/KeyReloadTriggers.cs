@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+using KeyPool.Configuration;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace KeyPool.Keys;
+
+/// <summary>Reloads the keys when the keys file changes and on SIGHUP (the admin API calls the reloader directly).</summary>
+internal sealed class KeyReloadTriggers(KeyReloader reloader, IOptions<KeysOptions> options, ILogger<KeyReloadTriggers> logger) : IHostedService, IDisposable
+{
+    private PhysicalFileProvider? _files;
+    private IDisposable? _watch;
+    private PosixSignalRegistration? _hangup;
+    private CancellationTokenSource? _stopping;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _stopping = new CancellationTokenSource();
+        if (!OperatingSystem.IsWindows())
+        {
+            _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true; // SIGHUP reloads; it must not stop the process
+                Reload("SIGHUP");
+            });
+        }
+        if (options.Value.File is { Length: > 0 } file)
+        {
+            var path = Path.GetFullPath(file);
+            _files = new PhysicalFileProvider(Path.GetDirectoryName(path)!);
+            var name = Path.GetFileName(path);
+            _watch = ChangeToken.OnChange(() => _files.Watch(name), () => Reload($"{name} changed"));
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping?.Cancel();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _watch?.Dispose();
+        _files?.Dispose();
+        _hangup?.Dispose();
+        _stopping?.Dispose();
+    }
+
+    private void Reload(string trigger)
+    {
+        var stopping = _stopping?.Token ?? CancellationToken.None;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await reloader.ReloadAsync(trigger, stopping);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogError(exception, "Key reload after {Trigger} failed; the current keys stay", trigger);
+            }
+        }, stopping);
+    }
+}

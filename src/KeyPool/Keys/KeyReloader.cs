@@ -1,0 +1,80 @@
+using KeyPool.Configuration;
+using KeyPool.Core.Keys;
+using KeyPool.Core.Routing;
+using KeyPool.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Keys;
+
+/// <summary>
+/// Re-reads the keys (environment and keys file) without a restart: added keys serve at once,
+/// removed keys stop taking new requests while requests in flight finish on them. An invalid keys
+/// file or an empty result keeps the current keys.
+/// </summary>
+internal sealed class KeyReloader(
+    IConfiguration configuration,
+    KeyRingProvider keys,
+    KeyPoolRouter router,
+    UpstreamKeyCheck check,
+    IOptions<KeysOptions> options,
+    TimeProvider time,
+    ILogger<KeyReloader> logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public sealed record Outcome(bool Applied, string Message, int TotalKeys);
+
+    public async Task<Outcome> ReloadAsync(string trigger, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            // Environment variables are re-read by reloading the configuration root.
+            (configuration as IConfigurationRoot)?.Reload();
+            var next = KeySet.Load(configuration);
+            if (next.Problems.Count > 0)
+            {
+                var problems = string.Join(" ", next.Problems);
+                Log.KeyReloadRejected(logger, trigger, problems);
+                return new Outcome(false, $"Keys unchanged: {problems}", keys.Current.Count);
+            }
+            if (next.Ring.Count == 0)
+            {
+                Log.KeyReloadRejected(logger, trigger, "no key would be left");
+                return new Outcome(false, "Keys unchanged: the new configuration has no key.", keys.Current.Count);
+            }
+            foreach (var warning in next.Warnings)
+            {
+                Log.KeyWarning(logger, warning);
+            }
+            var diff = keys.Swap(next, time.GetUtcNow());
+            router.Load(next.Ring, groups: next.Groups);
+            if (options.Value.CheckOnStart && (diff.Added.Count > 0 || diff.Replaced.Count > 0))
+            {
+                await CheckNewKeysAsync(next.Ring, diff, cancellationToken);
+            }
+            Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
+            return new Outcome(true, diff.ToString(), next.Ring.Count);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task CheckNewKeysAsync(KeyRing ring, KeyRingDiff diff, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.CheckTimeout);
+        var groups = diff.Added.Concat(diff.Replaced).ToArray();
+        var results = await Task.WhenAll(groups.Select(async g => (Group: g, Check: await check.CheckAsync(ring.Find(g)!, timeout.Token))));
+        router.Load(ring, results.Where(r => r.Check?.Team is not null).ToDictionary(r => r.Group, r => r.Check!.Team!));
+        foreach (var (group, result) in results)
+        {
+            if (result?.Problem is { } problem && router.Pool.Find(group) is { } member && member.Health.Revoke(problem))
+            {
+                Log.KeyCheckProblem(logger, group, problem);
+            }
+        }
+    }
+}
