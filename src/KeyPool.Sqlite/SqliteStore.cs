@@ -11,7 +11,7 @@ namespace KeyPool.Sqlite;
 /// The embedded store: users, their key groups and usage totals in one SQLite file (WAL mode).
 /// Safe to share within a process and to open from several processes on the same file.
 /// </summary>
-public sealed class SqliteStore : IUserStore, IUsageStore, IAsyncDisposable
+public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsyncDisposable
 {
     private readonly SqliteConnectionFactory _connections;
 
@@ -20,6 +20,7 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteUserStore _users;
     private readonly SqliteUsageStore _usage;
+    private readonly SqliteRebalancer _rebalancer;
 
     /// <summary>Creates a store on a database; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string such as
@@ -31,6 +32,7 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IAsyncDisposable
         _connections = new SqliteConnectionFactory(connectionString);
         _users = new SqliteUserStore(_connections, _writeLock, timeProvider);
         _usage = new SqliteUsageStore(_connections, _writeLock, timeProvider);
+        _rebalancer = new SqliteRebalancer(_connections, _writeLock);
     }
 
     /// <summary>Creates or migrates the schema and turns on WAL mode. Safe to call on every start, from several processes.</summary>
@@ -47,6 +49,10 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IAsyncDisposable
             _writeLock.Release();
         }
     }
+
+    /// <inheritdoc />
+    public Task<RebalanceResult> RebalanceAsync(IReadOnlyList<int> availableGroups, bool dryRun, int batchSize, IProgress<long>? progress, CancellationToken cancellationToken) =>
+        _rebalancer.RebalanceAsync(availableGroups, dryRun, batchSize, progress, cancellationToken);
 
     /// <inheritdoc />
     public Task<UserRecord?> FindAsync(string userId, CancellationToken cancellationToken) =>

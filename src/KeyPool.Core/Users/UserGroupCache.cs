@@ -61,6 +61,16 @@ public sealed class UserGroupCache
         _old.TryRemove(userId, out _);
     }
 
+    /// <summary>Forgets everyone (after users were moved in bulk).</summary>
+    public void Clear()
+    {
+        lock (_rotateLock)
+        {
+            _young = NewGeneration();
+            _old = NewGeneration();
+        }
+    }
+
     private void Rotate(ConcurrentDictionary<string, UserRecord> full)
     {
         lock (_rotateLock)

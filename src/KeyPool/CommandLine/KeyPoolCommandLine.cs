@@ -11,6 +11,7 @@ internal static class KeyPoolCommandLine
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(UsersCommand.Create());
+        root.Subcommands.Add(RebalanceCommand.Create());
         root.Subcommands.Add(EmulatorCommand.Create());
         return root;
     }

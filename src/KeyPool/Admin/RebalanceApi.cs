@@ -1,0 +1,26 @@
+using KeyPool.Core.Users;
+using KeyPool.Keys;
+
+namespace KeyPool.Admin;
+
+/// <summary><c>POST /api/admin/rebalance?dryRun=true</c>: the same plan and moves as <c>keypool rebalance</c>.</summary>
+internal static class RebalanceApi
+{
+    public sealed record RebalanceResponse(bool DryRun, long Planned, long Moved, IReadOnlyDictionary<int, long> MovesOut, IReadOnlyDictionary<int, long> MovesIn);
+
+    public static RouteGroupBuilder MapRebalance(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("/rebalance", RebalanceAsync);
+        return admin;
+    }
+
+    private static async Task<IResult> RebalanceAsync(bool? dryRun, KeyRingProvider keys, IUserRebalancer rebalancer, UserGroupCache cache, CancellationToken cancellationToken)
+    {
+        var result = await rebalancer.RebalanceAsync(keys.Current.Groups, dryRun ?? false, 50_000, null, cancellationToken);
+        if (result.Moved > 0)
+        {
+            cache.Clear(); // moved users must be read again
+        }
+        return TypedResults.Ok(new RebalanceResponse(dryRun ?? false, result.Plan.Moves, result.Moved, result.Plan.Give, result.Plan.Take));
+    }
+}
