@@ -15,6 +15,12 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+# The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) >"$results/apt-chromium.log" 2>&1 \
+    || echo "Could not install chromium (see TestResults/apt-chromium.log): the browser tests will fail." >&2
+fi
+
 dotnet restore KeyPool.slnx || exit 1
 dotnet build KeyPool.slnx --no-restore -c Release || exit 1
 

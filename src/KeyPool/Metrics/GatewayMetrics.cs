@@ -1,0 +1,208 @@
+using System.Diagnostics.Metrics;
+using KeyPool.Core.Health;
+using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Routing;
+using KeyPool.Core.Usage;
+using KeyPool.Core.Users;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace KeyPool.Metrics;
+
+/// <summary>
+/// The gateway's Prometheus metrics. Everything per key is labelled by group number only (a key
+/// never appears) and read at scrape time from the same state as the health endpoint, so the
+/// request path carries no extra work. The registry is per instance: two gateways in one process
+/// (tests) never share series.
+/// </summary>
+internal sealed class GatewayMetrics : IDisposable
+{
+    private static readonly string[] Group = ["group"];
+    private static readonly KeyState[] States = [KeyState.Active, KeyState.Cooling, KeyState.Saturated, KeyState.Revoked, KeyState.Missing];
+
+    private readonly KeyPoolRouter _router;
+    private readonly UsageRecorder _usage;
+    private readonly IUserStore _users;
+    private readonly CapacityOptions _capacity;
+    private readonly SemaphoreSlim _scrape = new(1, 1);
+    private HashSet<int> _keyGroups = [];
+    private HashSet<int> _userGroups = [];
+
+    private readonly Counter _requests;
+    private readonly Counter _tokens;
+    private readonly Counter _promptTokens;
+    private readonly Counter _completionTokens;
+    private readonly Counter _reasoningTokens;
+    private readonly Counter _cachedTokens;
+    private readonly Counter _errors;
+    private readonly Counter _spills;
+    private readonly Counter _rejections;
+    private readonly Gauge _rpmUsed;
+    private readonly Gauge _rpmLimit;
+    private readonly Gauge _tpmUsed;
+    private readonly Gauge _tpmLimit;
+    private readonly Gauge _state;
+    private readonly Gauge _lastRequest;
+    private readonly Gauge _usersPerGroup;
+    private readonly Gauge _keys;
+    private readonly Gauge _usableKeys;
+    private readonly Gauge _healthy;
+    private readonly Gauge _capacityDailyUsers;
+    private readonly Counter _poolRejected;
+
+    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, IUserStore users, IOptions<CapacityOptions> capacity, IMeterFactory meters)
+    {
+        _router = router;
+        _usage = usage;
+        _users = users;
+        _capacity = capacity.Value;
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+
+        _requests = factory.CreateCounter("keypool_requests_total", "Requests forwarded upstream, per key group (all outcomes).", Group);
+        _tokens = factory.CreateCounter("keypool_tokens_total", "Tokens of record (upstream usage.total_tokens), per key group.", Group);
+        _promptTokens = factory.CreateCounter("keypool_prompt_tokens_total", "Prompt tokens, per key group.", Group);
+        _completionTokens = factory.CreateCounter("keypool_completion_tokens_total", "Completion tokens, per key group.", Group);
+        _reasoningTokens = factory.CreateCounter("keypool_reasoning_tokens_total", "Reasoning tokens (on top of completion tokens), per key group.", Group);
+        _cachedTokens = factory.CreateCounter("keypool_cached_tokens_total", "Cached prompt tokens, per key group.", Group);
+        _errors = factory.CreateCounter("keypool_upstream_errors_total",
+            "Upstream error responses per key group; class is 429, 4xx (other than 429) or 5xx.", ["group", "class"]);
+        _spills = factory.CreateCounter("keypool_spills_in_total", "Requests served by this group for a user of another group (spill or missing key).", Group);
+        _rejections = factory.CreateCounter("keypool_group_rejections_total", "Times this group could not take a request it was asked for.", Group);
+        _poolRejected = factory.CreateCounter("keypool_rejected_requests_total", "Requests refused because no key had room (answered 429 by the gateway).");
+        _rpmUsed = factory.CreateGauge("keypool_rpm_used", "Requests used in the current minute window, per key group.", Group);
+        _rpmLimit = factory.CreateGauge("keypool_rpm_limit", "Requests-per-minute limit, per key group.", Group);
+        _tpmUsed = factory.CreateGauge("keypool_tpm_used", "Tokens used in the current minute window, per key group.", Group);
+        _tpmLimit = factory.CreateGauge("keypool_tpm_limit", "Tokens-per-minute limit, per key group.", Group);
+        _state = factory.CreateGauge("keypool_key_state", "1 for the key group's current state (active, cooling, saturated, revoked, missing), 0 for the others.", ["group", "state"]);
+        _lastRequest = factory.CreateGauge("keypool_last_request_timestamp_seconds", "Unix time of the group's last request.", Group);
+        _usersPerGroup = factory.CreateGauge("keypool_users", "End users assigned to the key group.", Group);
+        _keys = factory.CreateGauge("keypool_keys", "Keys detected.");
+        _usableKeys = factory.CreateGauge("keypool_keys_usable", "Keys that can serve now (active or saturated).");
+        _healthy = factory.CreateGauge("keypool_pool_healthy", "1 when at least one key can serve.");
+        _capacityDailyUsers = factory.CreateGauge("keypool_estimated_capacity_daily_users", "Estimated daily users the usable keys can carry.");
+        Latency = new ProxyLatency(factory, meters);
+
+        Registry.AddBeforeCollectCallback(UpdateAsync);
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public ProxyLatency Latency { get; }
+
+    private async Task UpdateAsync(CancellationToken cancellationToken)
+    {
+        var userCounts = await _users.CountUsersByGroupAsync(cancellationToken).ConfigureAwait(false);
+        await _scrape.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var pool = _router.Pool;
+            var reports = PoolReport.Keys(pool, _router.Second);
+            var keyGroups = new HashSet<int>();
+            foreach (var report in reports)
+            {
+                keyGroups.Add(report.Group);
+                var g = Label(report.Group);
+                var totals = _usage.Totals(report.Group);
+                _requests.WithLabels(g).IncTo(totals.Requests);
+                _tokens.WithLabels(g).IncTo(totals.TotalTokens);
+                _promptTokens.WithLabels(g).IncTo(totals.PromptTokens);
+                _completionTokens.WithLabels(g).IncTo(totals.CompletionTokens);
+                _reasoningTokens.WithLabels(g).IncTo(totals.ReasoningTokens);
+                _cachedTokens.WithLabels(g).IncTo(totals.CachedTokens);
+                _errors.WithLabels(g, "429").IncTo(totals.Errors429);
+                _errors.WithLabels(g, "4xx").IncTo(totals.Errors4xx);
+                _errors.WithLabels(g, "5xx").IncTo(totals.Errors5xx);
+                _spills.WithLabels(g).IncTo(report.SpillsIn);
+                _rejections.WithLabels(g).IncTo(report.Rejections);
+                _rpmUsed.WithLabels(g).Set(report.RequestsUsed);
+                _rpmLimit.WithLabels(g).Set(report.RequestsLimit);
+                _tpmUsed.WithLabels(g).Set(report.TokensUsed);
+                _tpmLimit.WithLabels(g).Set(report.TokensLimit);
+                if (totals.LastRequestAt is { } last)
+                {
+                    _lastRequest.WithLabels(g).Set(last.ToUnixTimeMilliseconds() / 1000.0);
+                }
+                SetState(g, report.State);
+            }
+            // Users assigned to a group with no key: that group is "missing" until rebalanced.
+            foreach (var group in userCounts.Keys.Where(g => !keyGroups.Contains(g)))
+            {
+                SetState(Label(group), KeyState.Missing);
+            }
+            foreach (var (group, count) in userCounts)
+            {
+                _usersPerGroup.WithLabels(Label(group)).Set(count);
+            }
+
+            // A key removed from the pool takes its series with it, rather than freezing them.
+            foreach (var gone in _keyGroups.Where(g => !keyGroups.Contains(g)))
+            {
+                RemoveKeySeries(Label(gone), keepState: userCounts.ContainsKey(gone));
+            }
+            foreach (var gone in _userGroups.Where(g => !userCounts.ContainsKey(g)))
+            {
+                _usersPerGroup.RemoveLabelled(Label(gone));
+                if (!keyGroups.Contains(gone))
+                {
+                    foreach (var state in States)
+                    {
+                        _state.RemoveLabelled(Label(gone), KeyStateNames.Of(state));
+                    }
+                }
+            }
+            _keyGroups = keyGroups;
+            _userGroups = [.. userCounts.Keys];
+
+            var health = PoolReport.Grade(pool, reports, _capacity);
+            _keys.Set(reports.Count);
+            _usableKeys.Set(reports.Count(r => r.State is KeyState.Active or KeyState.Saturated));
+            _healthy.Set(health.Healthy ? 1 : 0);
+            _capacityDailyUsers.Set(health.EstimatedCapacity.DailyUsers);
+            _poolRejected.IncTo(_router.Rejected);
+        }
+        finally
+        {
+            _scrape.Release();
+        }
+    }
+
+    private void SetState(string group, KeyState current)
+    {
+        foreach (var state in States)
+        {
+            _state.WithLabels(group, KeyStateNames.Of(state)).Set(state == current ? 1 : 0);
+        }
+    }
+
+    private void RemoveKeySeries(string group, bool keepState)
+    {
+        foreach (var collector in new Collector<Counter.Child>[] { _requests, _tokens, _promptTokens, _completionTokens, _reasoningTokens, _cachedTokens, _spills, _rejections })
+        {
+            collector.RemoveLabelled(group);
+        }
+        foreach (var errorClass in new[] { "429", "4xx", "5xx" })
+        {
+            _errors.RemoveLabelled(group, errorClass);
+        }
+        foreach (var gauge in new[] { _rpmUsed, _rpmLimit, _tpmUsed, _tpmLimit, _lastRequest })
+        {
+            gauge.RemoveLabelled(group);
+        }
+        if (!keepState)
+        {
+            foreach (var state in States)
+            {
+                _state.RemoveLabelled(group, KeyStateNames.Of(state));
+            }
+        }
+    }
+
+    private static string Label(int group) => group.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        Latency.Dispose();
+        _scrape.Dispose();
+    }
+}
