@@ -7,22 +7,11 @@ namespace KeyPool.Keys;
 
 /// <summary>Asks the upstream now and then whether revoked keys are back, and puts them back when they are.</summary>
 internal sealed class RevokedKeyProbe(
-    KeyPoolRouter router, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : BackgroundService
+    KeyPoolRouter router, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : PeriodicService(time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.RevokedProbeInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                await ProbeAsync(stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan Interval => options.Value.RevokedProbeInterval;
+
+    protected override Task TickAsync(CancellationToken cancellationToken) => ProbeAsync(cancellationToken);
 
     public async Task ProbeAsync(CancellationToken cancellationToken)
     {

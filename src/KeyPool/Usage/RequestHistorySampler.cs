@@ -1,17 +1,20 @@
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
+using KeyPool.Hosting;
 
 namespace KeyPool.Usage;
 
 /// <summary>Feeds <see cref="RequestHistory"/> from the usage totals every few seconds, off the request path.</summary>
-internal sealed class RequestHistorySampler(RequestHistory history, KeyPoolRouter router, UsageRecorder usage, TimeProvider time) : BackgroundService
+internal sealed class RequestHistorySampler(RequestHistory history, KeyPoolRouter router, UsageRecorder usage, TimeProvider time) : PeriodicService(time)
 {
     /// <summary>Often enough that a minute's column is right within seconds; readers also sample, so the chart is never stale.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(5);
+
+    protected override TimeSpan Interval => SampleInterval;
 
     /// <summary>Takes one sample now.</summary>
     public void SampleNow() =>
-        history.Sample(time.GetUtcNow(), router.Pool.Members.Select(m => (m.Group, usage.Totals(m.Group).Requests)));
+        history.Sample(Time.GetUtcNow(), router.Pool.Members.Select(m => (m.Group, usage.Totals(m.Group).Requests)));
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -20,18 +23,9 @@ internal sealed class RequestHistorySampler(RequestHistory history, KeyPoolRoute
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task TickAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(Interval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                SampleNow();
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
+        SampleNow();
+        return Task.CompletedTask;
     }
 }

@@ -7,22 +7,11 @@ namespace KeyPool.Usage;
 
 /// <summary>Writes in-memory usage to the store every interval (≤ 1 s) and once more on shutdown.</summary>
 internal sealed class UsageFlushService(
-    UsageRecorder recorder, IUsageStore store, IOptions<UsageOptions> options, TimeProvider time, ILogger<UsageFlushService> logger) : BackgroundService
+    UsageRecorder recorder, IUsageStore store, IOptions<UsageOptions> options, TimeProvider time, ILogger<UsageFlushService> logger) : PeriodicService(time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.FlushInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                await FlushAsync(stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan Interval => options.Value.FlushInterval;
+
+    protected override Task TickAsync(CancellationToken cancellationToken) => FlushAsync(cancellationToken);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using System.Text.Json;
 using KeyPool.Browser.Tests.Infrastructure;
+using KeyPool.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -18,12 +20,12 @@ public sealed class DashboardTests(Chromium chromium)
     [Fact(Timeout = TestTimeout)]
     public async Task WrongToken_IsRefused_AndNoDataIsShown()
     {
-        await using var gateway = await DashboardGateway.StartAsync(keyCount: 3);
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 3);
         await gateway.ChatAsync("someone");
         var page = await chromium.NewPageAsync();
         try
         {
-            await page.GotoAsync(gateway.DashboardUrl.ToString());
+            await page.GotoAsync(new Uri(gateway.BaseAddress, "/admin").ToString());
             await page.Locator("#token").FillAsync("not-the-admin-token");
             await page.Locator("#sign-in-button").ClickAsync();
 
@@ -44,7 +46,7 @@ public sealed class DashboardTests(Chromium chromium)
     [Fact(Timeout = TestTimeout)]
     public async Task SignIn_ShowsEveryKey_MatchingTheTrafficSent()
     {
-        await using var gateway = await DashboardGateway.StartAsync(keyCount: 4);
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 4);
         var sent = new Dictionary<string, int> { ["alice"] = 3, ["bob"] = 1, ["carol"] = 2, ["dave"] = 1, ["erin"] = 4, ["frank"] = 1 };
         var requests = new Dictionary<int, long>();
         var tokens = new Dictionary<int, long>();
@@ -53,7 +55,7 @@ public sealed class DashboardTests(Chromium chromium)
         {
             for (var i = 0; i < count; i++)
             {
-                var (status, total) = await gateway.ChatAsync(user, $"message {i} from {user}");
+                var (status, total) = await ChatAsync(gateway, user, $"message {i} from {user}");
                 Assert.Equal(200, status);
                 var group = await gateway.GroupOfAsync(user);
                 requests[group] = requests.GetValueOrDefault(group) + 1;
@@ -92,8 +94,8 @@ public sealed class DashboardTests(Chromium chromium)
 
             var html = await page.ContentAsync();
             Assert.All(gateway.Keys, key => Assert.DoesNotContain(key, html, StringComparison.Ordinal));
-            Assert.DoesNotContain(DashboardGateway.AdminToken, page.Url, StringComparison.Ordinal);
-            Assert.Equal(DashboardGateway.AdminToken, await page.EvaluateAsync<string>($"sessionStorage.getItem('{TokenKey}')"));
+            Assert.DoesNotContain(GatewayHarness.AdminToken, page.Url, StringComparison.Ordinal);
+            Assert.Equal(GatewayHarness.AdminToken, await page.EvaluateAsync<string>($"sessionStorage.getItem('{TokenKey}')"));
 
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("dashboard.png"), FullPage = true });
 
@@ -112,7 +114,7 @@ public sealed class DashboardTests(Chromium chromium)
     [Fact(Timeout = TestTimeout)]
     public async Task KeyRevokedUpstream_TurnsItsRowRed_WithinTheRefreshInterval()
     {
-        await using var gateway = await DashboardGateway.StartAsync(keyCount: 3);
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 3);
         foreach (var user in new[] { "u1", "u2", "u3" })
         {
             Assert.Equal(200, (await gateway.ChatAsync(user)).Status);
@@ -128,7 +130,7 @@ public sealed class DashboardTests(Chromium chromium)
 
             gateway.Emulator.Faults.Revoke(gateway.Keys[victim - 1]);
             // The gateway learns of it from the next request on that key, and retries the request on another key.
-            Assert.Equal(200, (await gateway.ChatAsync("u2", "after the revocation")).Status);
+            Assert.Equal(200, (await ChatAsync(gateway, "u2", "after the revocation")).Status);
 
             await Expect(row).ToHaveClassAsync("state-revoked", new() { Timeout = RefreshBound });
             await Expect(row.Locator(".badge")).ToHaveTextAsync("revoked");
@@ -147,7 +149,7 @@ public sealed class DashboardTests(Chromium chromium)
     [Fact(Timeout = TestTimeout)]
     public async Task Assets_AreServedByTheGateway_WithAStrictContentSecurityPolicy()
     {
-        await using var gateway = await DashboardGateway.StartAsync(keyCount: 1);
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 1);
         var page = await chromium.NewPageAsync();
         var external = new List<string>();
         page.Request += (_, request) =>
@@ -159,7 +161,7 @@ public sealed class DashboardTests(Chromium chromium)
         };
         try
         {
-            var response = await page.GotoAsync(gateway.DashboardUrl.ToString());
+            var response = await page.GotoAsync(new Uri(gateway.BaseAddress, "/admin").ToString());
             Assert.NotNull(response);
             Assert.Contains("script-src 'self'", await response.HeaderValueAsync("content-security-policy") ?? "", StringComparison.Ordinal);
             await Expect(page.Locator(".tab.active")).ToHaveTextAsync("API Keys");
@@ -173,10 +175,10 @@ public sealed class DashboardTests(Chromium chromium)
         }
     }
 
-    private static async Task SignInAsync(IPage page, DashboardGateway gateway)
+    private static async Task SignInAsync(IPage page, GatewayHarness gateway)
     {
-        await page.GotoAsync(gateway.DashboardUrl.ToString());
-        await page.Locator("#token").FillAsync(DashboardGateway.AdminToken);
+        await page.GotoAsync(new Uri(gateway.BaseAddress, "/admin").ToString());
+        await page.Locator("#token").FillAsync(GatewayHarness.AdminToken);
         await page.Locator("#sign-in-button").ClickAsync();
         await Expect(page.Locator("#dashboard")).ToBeVisibleAsync();
         await Expect(page.Locator("#sign-in")).ToBeHiddenAsync();
@@ -187,4 +189,12 @@ public sealed class DashboardTests(Chromium chromium)
     private static Task<string> BackgroundOf(ILocator row) => row.EvaluateAsync<string>("r => getComputedStyle(r).backgroundColor");
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static async Task<(int Status, long TotalTokens)> ChatAsync(GatewayHarness gateway, string user, string content = "Hello")
+    {
+        using var response = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(content), user));
+        var body = await response.Content.ReadAsStringAsync();
+        var total = response.IsSuccessStatusCode ? JsonDocument.Parse(body).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64() : 0;
+        return ((int)response.StatusCode, total);
+    }
 }

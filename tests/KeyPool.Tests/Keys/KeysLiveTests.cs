@@ -76,9 +76,10 @@ public sealed class KeysLiveTests : IDisposable
         WriteKeys(1, 3, 4);
         var outcome = await ReloadAsync(gateway);
 
-        Assert.Equal("added groups 3, 4; removed group 2", outcome.GetProperty("changed").GetString());
+        // The file watcher may have applied the change a moment before the API call did; either way once.
+        Assert.Contains(outcome.GetProperty("changed").GetString(), new[] { "added groups 3, 4; removed group 2", "no change" });
         Assert.Equal(new[] { 1, 3, 4 }, await GroupsAsync(gateway));
-        Assert.Contains(gateway.LogLines, l => l.Contains("keys reloaded (admin API): added groups 3, 4; removed group 2; 3 keys", StringComparison.Ordinal));
+        Assert.Single(gateway.LogLines, l => l.Contains("): added groups 3, 4; removed group 2; 3 keys", StringComparison.Ordinal));
         var health = await gateway.HealthAsync();
         Assert.Equal("added groups 3, 4; removed group 2", health.GetProperty("pool").GetProperty("lastKeyChange").GetString());
         // New sign-ups go to the least-loaded groups: the new, empty ones.
