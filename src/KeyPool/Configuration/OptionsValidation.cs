@@ -36,9 +36,8 @@ internal sealed class OptionsValidation :
             (g.Value.TokensPerMinute is < 1, $"KeyPool:Keys:Groups:{g.Key}:TokensPerMinute must be at least 1, not {g.Value.TokensPerMinute}."),
         }).Append((options.CheckTimeout <= TimeSpan.Zero, $"KeyPool:Keys:CheckTimeout must be positive, not {options.CheckTimeout}.")).ToArray());
 
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options) => Result(
-        (options.ClientTokens.Count(t => !string.IsNullOrWhiteSpace(t)) == 0,
-            "KeyPool:ClientTokens is empty: set at least one client token (e.g. KeyPool__ClientTokens__0) so callers can authenticate."));
+    // Client tokens are no longer required on their own: any configured way to call will do (AuthOptionsValidation).
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options) => Result(AuthOptionsValidation.Checks(options).ToArray());
 
     public ValidateOptionsResult Validate(string? name, UpstreamOptions options) => Result(
         (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https"),

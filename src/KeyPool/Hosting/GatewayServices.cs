@@ -7,7 +7,9 @@ using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
+using KeyPool.Dashboard;
 using KeyPool.Keys;
+using KeyPool.Metrics;
 using KeyPool.Proxy;
 using KeyPool.Sqlite;
 using KeyPool.Usage;
@@ -42,20 +44,27 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
 
-        var prefix = configuration[$"{KeysOptions.Section}:EnvPrefix"] is { Length: > 0 } p ? p : Core.Keys.KeyDiscovery.DefaultPrefix;
-        var discovered = KeyRingProvider.Discover(configuration, prefix);
-        if (discovered.Keys.Count == 0)
+        var keys = KeySet.Load(configuration);
+        if (keys.Problems.Count > 0)
         {
-            throw new StartupException(
-                $"No upstream API keys found: set {prefix}, {prefix}_2, … {prefix}_N (the prefix is KeyPool:Keys:EnvPrefix), or try `keypool serve --demo`.");
+            throw new StartupException(string.Join(" ", keys.Problems));
         }
-        services.AddSingleton(new KeyRingProvider(discovered));
+        if (keys.Ring.Count == 0)
+        {
+            var prefix = configuration[$"{KeysOptions.Section}:EnvPrefix"] is { Length: > 0 } p ? p : Core.Keys.KeyDiscovery.DefaultPrefix;
+            throw new StartupException(
+                $"No upstream API keys found: set {prefix}, {prefix}_2, … {prefix}_N (the prefix is KeyPool:Keys:EnvPrefix) or KeyPool:Keys:File, or try `keypool serve --demo`.");
+        }
+        services.AddSingleton(new KeyRingProvider(keys));
+        services.AddSingleton<KeyReloader>();
+        services.AddHostedService<KeyReloadTriggers>();
 
         services.TryAddSingletonTime();
         var connectionString = configuration.GetConnectionString("KeyPool") is { Length: > 0 } cs ? cs : "Data Source=keypool.db";
         services.AddSingleton(sp => new SqliteStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IUserRebalancer>(sp => sp.GetRequiredService<SqliteStore>());
 
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
@@ -70,12 +79,12 @@ internal static class GatewayServices
                 routing,
                 sp.GetRequiredService<IOptions<BudgetOptions>>().Value,
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
-                sp.GetRequiredService<IOptions<KeysOptions>>().Value.Groups,
+                sp.GetRequiredService<KeyRingProvider>().Set.Groups,
                 time);
         });
         services.AddSingleton<UpstreamKeyCheck>();
         services.AddSingleton<UsageRecorder>();
-        services.AddSingleton<CallerAuthenticator>();
+        services.AddKeyPoolCallers(connectionString);
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();
@@ -84,6 +93,8 @@ internal static class GatewayServices
         services.AddHostedService<UsageFlushService>();
         services.AddSingleton<RevokedKeyProbe>();
         services.AddHostedService(sp => sp.GetRequiredService<RevokedKeyProbe>());
+        services.AddKeyPoolDashboard();
+        services.AddKeyPoolMetrics();
         return services;
     }
 
@@ -95,6 +106,10 @@ internal static class GatewayServices
         admin.MapAdminUsers();
         admin.MapHealth();
         admin.MapKeyAdmin();
+        admin.MapRebalance();
+        admin.MapGatewayKeys();
+        app.MapDashboard();
+        app.MapMetrics();
         return app;
     }
 

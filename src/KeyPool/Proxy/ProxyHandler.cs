@@ -47,7 +47,7 @@ internal sealed class ProxyHandler(
         var caller = await auth.AuthenticateClientAsync(request, context.RequestAborted);
         if (caller is null)
         {
-            await OpenAiError.WriteAsync(context, 401, "Invalid or missing client token: send Authorization: Bearer <client token>.", OpenAiError.Authentication, "invalid_api_key");
+            await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
             return;
         }
         if (request.ContentLength > _maxBody)

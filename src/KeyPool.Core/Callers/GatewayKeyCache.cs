@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+
+namespace KeyPool.Core.Callers;
+
+/// <summary>
+/// Active gateway keys by the hash of their secret, so a steady caller is authenticated from
+/// memory. Bounded like the user cache (two generations, the old one dropped whole when the young
+/// one fills) and with a time to live, so a key revoked by another instance stops working here
+/// within that time; a key revoked on this instance is removed at once.
+/// </summary>
+public sealed class GatewayKeyCache
+{
+    private readonly int _generationSize;
+    private readonly long _timeToLiveTicks;
+    private readonly TimeProvider _time;
+    private readonly Lock _rotateLock = new();
+    private ConcurrentDictionary<GatewayKeyHash, Entry> _young;
+    private ConcurrentDictionary<GatewayKeyHash, Entry> _old;
+    private long _removals;
+
+    /// <summary>Creates a cache of up to <paramref name="capacity"/> keys (at least 2), each trusted for <paramref name="timeToLive"/>.</summary>
+    public GatewayKeyCache(int capacity, TimeSpan timeToLive, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
+        ArgumentNullException.ThrowIfNull(time);
+        _generationSize = capacity / 2;
+        _time = time;
+        _timeToLiveTicks = (long)(timeToLive.TotalSeconds * time.TimestampFrequency);
+        _young = NewGeneration();
+        _old = NewGeneration();
+    }
+
+    /// <summary>
+    /// Changes whenever a key is removed. Read it before loading a key from the store and pass it to
+    /// <see cref="Set(GatewayKeyHash, GatewayKey, long)"/>, so a load that raced a revocation is not cached.
+    /// </summary>
+    public long Version => Volatile.Read(ref _removals);
+
+    /// <summary>Keys currently held (a promoted key may be counted twice briefly).</summary>
+    public int Count => _young.Count + _old.Count;
+
+    /// <summary>The active key with this hash, when held and not expired; never allocates.</summary>
+    public bool TryGet(GatewayKeyHash hash, out GatewayKey key)
+    {
+        var now = _time.GetTimestamp();
+        if (_young.TryGetValue(hash, out var entry) || _old.TryGetValue(hash, out entry))
+        {
+            if (now - entry.CachedAt < _timeToLiveTicks && entry.Hash.FixedTimeEquals(hash))
+            {
+                if (!_young.ContainsKey(hash))
+                {
+                    Promote(hash, entry);
+                }
+                key = entry.Key;
+                return true;
+            }
+            Drop(hash); // expired: read the store again, which also sees revocations made elsewhere
+        }
+        key = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// Holds an active key read from the store when <see cref="Version"/> was <paramref name="versionBeforeRead"/>;
+    /// a revoked key, or one read before a removal that happened since, is not held.
+    /// </summary>
+    public void Set(GatewayKeyHash hash, GatewayKey key, long versionBeforeRead)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.IsRevoked)
+        {
+            return;
+        }
+        Promote(hash, new Entry(hash, key, _time.GetTimestamp()));
+        // Checked after the insert: Remove bumps the version before it removes, so either it sees
+        // this entry or this check sees its version.
+        if (Version != versionBeforeRead)
+        {
+            Drop(hash);
+        }
+    }
+
+    /// <summary>Forgets a key, so the next use reads the store (after a revocation).</summary>
+    public void Remove(GatewayKeyHash hash)
+    {
+        Interlocked.Increment(ref _removals);
+        Drop(hash);
+    }
+
+    private void Drop(GatewayKeyHash hash)
+    {
+        _young.TryRemove(hash, out _);
+        _old.TryRemove(hash, out _);
+    }
+
+    private void Promote(GatewayKeyHash hash, Entry entry)
+    {
+        var young = _young;
+        young[hash] = entry;
+        if (young.Count >= _generationSize)
+        {
+            lock (_rotateLock)
+            {
+                if (ReferenceEquals(_young, young))
+                {
+                    _old = young;
+                    _young = NewGeneration();
+                }
+            }
+        }
+    }
+
+    private ConcurrentDictionary<GatewayKeyHash, Entry> NewGeneration() =>
+        new(Environment.ProcessorCount, Math.Min(_generationSize, 1 << 12));
+
+    private sealed record Entry(GatewayKeyHash Hash, GatewayKey Key, long CachedAt);
+}
