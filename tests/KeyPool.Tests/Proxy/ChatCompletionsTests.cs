@@ -99,6 +99,40 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientDisconnect_CancelsTheUpstreamRequest()
+    {
+        _gateway.Emulator.Faults.FirstByteDelay = TimeSpan.FromSeconds(20);
+        var body = System.Text.Encoding.UTF8.GetBytes(GatewayHarness.ChatBody(stream: true));
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            // A raw connection, so "the client left" is exactly a closed socket.
+            await client.ConnectAsync(_gateway.BaseAddress.Host, _gateway.BaseAddress.Port);
+            var stream = client.GetStream();
+            var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {GatewayHarness.ClientToken}\r\nX-KeyPool-User: leaver\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            await stream.WriteAsync(body);
+            await stream.FlushAsync();
+            // Leave only once the request is at the upstream.
+            var reached = DateTime.UtcNow.AddSeconds(10);
+            while (!_gateway.LogLines.Any(l => l.StartsWith("Using model:", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < reached, "the request never reached the gateway's routing");
+                await Task.Delay(20);
+            }
+        }
+
+        // The upstream sees the request cancelled long before its 20 s answer: bounded wait for its record.
+        var conversation = global::KeyPool.Proxy.ConversationId.For("leaver");
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!_gateway.Emulator.Served.Any(s => s.ConversationId == conversation && s.Reason == "cancelled"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the upstream request was not cancelled: " + string.Join("; ", _gateway.Emulator.Served.Select(s => $"{s.Path} {s.Status} {s.Reason} {s.ConversationId}")));
+            await Task.Delay(50);
+        }
+        _gateway.Emulator.Faults.FirstByteDelay = TimeSpan.Zero;
+    }
+
+    [Fact]
     public async Task Users_SpreadEvenly_AndEachStaysOnTheirKey()
     {
         var client = _gateway.ChatClient();
