@@ -12,29 +12,29 @@ public sealed class UserGroupCache
 {
     private readonly int _generationSize;
     private readonly Lock _rotateLock = new();
-    private ConcurrentDictionary<string, UserRecord> _young;
-    private ConcurrentDictionary<string, UserRecord> _old;
+    private Generation _young;
+    private Generation _old;
 
     /// <summary>Creates a cache holding up to <paramref name="capacity"/> users (at least 2).</summary>
     public UserGroupCache(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
         _generationSize = capacity / 2;
-        _young = NewGeneration();
-        _old = NewGeneration();
+        _young = new Generation(_generationSize);
+        _old = new Generation(_generationSize);
     }
 
     /// <summary>Users currently held (both generations; a promoted user may be counted twice briefly).</summary>
-    public int Count => _young.Count + _old.Count;
+    public int Count => _young.Users.Count + _old.Users.Count;
 
-    /// <summary>Looks a user up without allocating.</summary>
+    /// <summary>Looks a user up; allocation-free unless the user is promoted from the old generation.</summary>
     public bool TryGet(string userId, out UserRecord user)
     {
-        if (_young.TryGetValue(userId, out user!))
+        if (_young.Users.TryGetValue(userId, out user!))
         {
             return true;
         }
-        if (_old.TryGetValue(userId, out user!))
+        if (_old.Users.TryGetValue(userId, out user!))
         {
             Set(user);
             return true;
@@ -47,18 +47,25 @@ public sealed class UserGroupCache
     {
         ArgumentNullException.ThrowIfNull(user);
         var young = _young;
-        young[user.Id] = user;
-        if (young.Count >= _generationSize)
+        if (young.Users.TryAdd(user.Id, user))
         {
-            Rotate(young);
+            // A counter of our own: ConcurrentDictionary.Count takes every bucket lock.
+            if (Interlocked.Increment(ref young.Added) >= _generationSize)
+            {
+                Rotate(young);
+            }
+        }
+        else
+        {
+            young.Users[user.Id] = user;
         }
     }
 
     /// <summary>Forgets a user (after a move, so the next request reads the store).</summary>
     public void Remove(string userId)
     {
-        _young.TryRemove(userId, out _);
-        _old.TryRemove(userId, out _);
+        _young.Users.TryRemove(userId, out _);
+        _old.Users.TryRemove(userId, out _);
     }
 
     /// <summary>Forgets everyone (after users were moved in bulk).</summary>
@@ -66,12 +73,12 @@ public sealed class UserGroupCache
     {
         lock (_rotateLock)
         {
-            _young = NewGeneration();
-            _old = NewGeneration();
+            _young = new Generation(_generationSize);
+            _old = new Generation(_generationSize);
         }
     }
 
-    private void Rotate(ConcurrentDictionary<string, UserRecord> full)
+    private void Rotate(Generation full)
     {
         lock (_rotateLock)
         {
@@ -80,10 +87,13 @@ public sealed class UserGroupCache
                 return; // another thread rotated already
             }
             _old = full;
-            _young = NewGeneration();
+            _young = new Generation(_generationSize);
         }
     }
 
-    private ConcurrentDictionary<string, UserRecord> NewGeneration() =>
-        new(Environment.ProcessorCount, Math.Min(_generationSize, 1 << 16), StringComparer.Ordinal);
+    private sealed class Generation(int size)
+    {
+        public readonly ConcurrentDictionary<string, UserRecord> Users = new(Environment.ProcessorCount, Math.Min(size, 1 << 16), StringComparer.Ordinal);
+        public int Added;
+    }
 }

@@ -62,8 +62,8 @@ public sealed class UsersOptions
     /// <summary>Tier of users registered without one. Default "free".</summary>
     public string DefaultTier { get; set; } = "free";
 
-    /// <summary>Users held in the in-memory user→group cache. Default 200,000.</summary>
-    public int CacheSize { get; set; } = 200_000;
+    /// <summary>Users held in the in-memory user→group cache. Default 500,000 (≈ 50 MB at most); the most recent half is always kept.</summary>
+    public int CacheSize { get; set; } = 500_000;
 }
 
 /// <summary>One tier (<c>KeyPool:Tiers:&lt;tier&gt;</c>).</summary>

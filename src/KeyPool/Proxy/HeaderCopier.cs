@@ -28,9 +28,15 @@ internal static class HeaderCopier
             {
                 continue;
             }
-            if (!to.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+            // The single-value overload avoids boxing StringValues into an enumerable.
+            var added = values.Count == 1
+                ? to.Headers.TryAddWithoutValidation(name, values[0])
+                : to.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            if (!added && to.Content is { } content)
             {
-                to.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                _ = values.Count == 1
+                    ? content.Headers.TryAddWithoutValidation(name, values[0])
+                    : content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
             }
         }
     }

@@ -126,9 +126,8 @@ internal sealed class ProxyHandler(
         var modelId = router.Pool.ModelId(model);
         var tokens = TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets);
 
-        // One deadline for the whole exchange, retries included.
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        deadline.CancelAfter(upstream.Timeout);
+        // One deadline for the whole exchange, retries included; the source is pooled (one per request adds up).
+        using var deadline = DeadlineSource.Rent(upstream.Timeout, context.RequestAborted);
         var exchange = new Exchange(context, upstreamBody, userId, addIncludeUsage, deadline.Token);
         Failure? failure = null;
         var exclude = 0;
@@ -322,13 +321,12 @@ internal sealed class ProxyHandler(
         var path = request.Path.Value.AsSpan();
         var rest = path.StartsWith("/v1", StringComparison.Ordinal) ? path[3..] : path;
         var target = string.Concat(upstream.BaseUrl, rest, request.QueryString.Value);
-        var message = new HttpRequestMessage(new HttpMethod(request.Method), target);
+        // HttpMethod.Parse returns the shared instances for the common methods.
+        var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), target);
         if (!body.IsEmpty)
         {
             message.Content = new ReadOnlyMemoryContent(body);
-            message.Content.Headers.ContentType = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
-                ? contentType
-                : new MediaTypeHeaderValue("application/json");
+            message.Content.Headers.TryAddWithoutValidation("Content-Type", request.ContentType is { Length: > 0 } contentType ? contentType : "application/json");
         }
         HeaderCopier.ToUpstream(request.Headers, message);
         message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
@@ -342,12 +340,35 @@ internal sealed class ProxyHandler(
 
     private static async Task<TokenCounts?> RelayJsonAsync(HttpContext context, HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        context.Response.StatusCode = (int)response.StatusCode;
-        HeaderCopier.ToClient(response, context.Response, keepContentLength: false);
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, cancellationToken);
-        return UsageReader.TryRead(body, out var counts, out _) ? counts : null;
+        // Buffered (answers are small, and usage is read from the whole body) in a pooled array.
+        var expected = response.Content.Headers.ContentLength is { } length and > 0 and < int.MaxValue ? (int)length : 16 * 1024;
+        var buffer = ArrayPool<byte>.Shared.Rent(expected + 1);
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var total = 0;
+            int read;
+            while ((read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
+            {
+                total += read;
+                if (total == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, total).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+            }
+            context.Response.StatusCode = (int)response.StatusCode;
+            HeaderCopier.ToClient(response, context.Response, keepContentLength: false);
+            context.Response.ContentLength = total;
+            await context.Response.Body.WriteAsync(buffer.AsMemory(0, total), cancellationToken);
+            return UsageReader.TryRead(buffer.AsSpan(0, total), out var counts, out _) ? counts : null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private async Task<TokenCounts?> RelayStreamAsync(HttpContext context, HttpResponseMessage response, PoolMember member, bool stripUsageChunk, CancellationToken cancellationToken)

@@ -48,9 +48,21 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
     {
         null or "" => "Name the end user with the X-KeyPool-User header or the body's \"user\" field.",
         { Length: > MaxUserIdLength } => $"The user id is longer than {MaxUserIdLength} characters.",
-        _ when string.IsNullOrWhiteSpace(userId) || userId.Any(char.IsControl) => "The user id must be printable text.",
+        _ when string.IsNullOrWhiteSpace(userId) || HasControlCharacter(userId) => "The user id must be printable text.",
         _ => null,
     };
+
+    private static bool HasControlCharacter(string text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private async Task<UserRecord?> LoadAsync(string userId, KeyRing ring, CancellationToken cancellationToken)
     {
