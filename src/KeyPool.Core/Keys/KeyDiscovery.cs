@@ -53,14 +53,6 @@ public static class KeyDiscovery
         return new KeyDiscoveryResult(new KeyRing(keys.Values), duplicates, warnings);
     }
 
-    /// <summary>Reads the keys from this process's environment.</summary>
-    public static KeyDiscoveryResult FromEnvironment(string prefix = DefaultPrefix) =>
-        Discover(
-            Environment.GetEnvironmentVariables()
-                .Cast<System.Collections.DictionaryEntry>()
-                .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)),
-            prefix);
-
     internal static int? ParseGroup(string name, string prefix)
     {
         if (!name.StartsWith(prefix, StringComparison.Ordinal))

@@ -104,8 +104,6 @@ internal sealed class CallerAuthenticator
     /// <summary>True for the admin token only (the check of <c>/metrics</c>).</summary>
     public bool IsAdmin(HttpRequest request) => BearerToken.Matches(BearerToken.From(request), _adminToken);
 
-    public bool IsClient(HttpRequest request) => MatchesClientToken(BearerToken.From(request));
-
     private bool MatchesClientToken(ReadOnlySpan<char> presented)
     {
         var match = false;

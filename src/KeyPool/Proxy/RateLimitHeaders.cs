@@ -4,12 +4,10 @@ using System.Net.Http.Headers;
 namespace KeyPool.Proxy;
 
 /// <summary>Reads the upstream's <c>x-ratelimit-*</c> and <c>Retry-After</c> headers.</summary>
-internal readonly record struct RateLimitHeaders(long? LimitRequests, long? RemainingRequests, long? LimitTokens, long? RemainingTokens, TimeSpan? ResetAfter)
+internal readonly record struct RateLimitHeaders(long? RemainingRequests, long? RemainingTokens, TimeSpan? ResetAfter)
 {
     public static RateLimitHeaders From(HttpResponseHeaders headers) => new(
-        Number(headers, "x-ratelimit-limit-requests"),
         Number(headers, "x-ratelimit-remaining-requests"),
-        Number(headers, "x-ratelimit-limit-tokens"),
         Number(headers, "x-ratelimit-remaining-tokens"),
         headers.RetryAfter?.Delta ?? Longest(Duration(headers, "x-ratelimit-reset-requests"), Duration(headers, "x-ratelimit-reset-tokens")));
 
