@@ -10,14 +10,16 @@ public sealed class PoolMember
     private long _spillsIn;
     private long _rejections;
 
-    internal PoolMember(UpstreamKey key, int index, int teamIndex, string team, BudgetLimits limits, KeyHealthTracker health)
+    internal PoolMember(UpstreamKey key, int teamIndex, string team, BudgetLimits limits, KeyHealthTracker health, PoolMember? previous = null)
     {
         Key = key;
-        Index = index;
         TeamIndex = teamIndex;
         Team = team;
         Limits = limits;
         Health = health;
+        // Counters survive a reload that keeps the key.
+        _spillsIn = previous?.SpillsIn ?? 0;
+        _rejections = previous?.Rejections ?? 0;
     }
 
     /// <summary>The key.</summary>
@@ -25,9 +27,6 @@ public sealed class PoolMember
 
     /// <summary>The key group.</summary>
     public int Group => Key.Group;
-
-    /// <summary>Position in the pool's member list.</summary>
-    public int Index { get; }
 
     /// <summary>Index of the team, shared by keys of one team: they draw on one budget.</summary>
     public int TeamIndex { get; }

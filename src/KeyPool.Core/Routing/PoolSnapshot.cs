@@ -74,9 +74,8 @@ public sealed class PoolSnapshot
                 // The lowest group of a team sets the team's limits.
                 teamLimits.Add(new BudgetLimits(settings?.RequestsPerMinute ?? budgets.RequestsPerMinute, settings?.TokensPerMinute ?? budgets.TokensPerMinute));
             }
-            var old = previous?.Find(key.Group);
-            var tracker = old is not null && old.Key.Secret == key.Secret ? old.Health : new KeyHealthTracker(health, time);
-            members[i] = new PoolMember(key, i, teamIndex, team, teamLimits[teamIndex], tracker);
+            var old = previous?.Find(key.Group) is { } same && same.Key.Secret == key.Secret ? same : null;
+            members[i] = new PoolMember(key, teamIndex, team, teamLimits[teamIndex], old?.Health ?? new KeyHealthTracker(health, time), old);
         }
         var windows = new RateWindow?[teamIndexes.Count][];
         for (var t = 0; t < windows.Length; t++)

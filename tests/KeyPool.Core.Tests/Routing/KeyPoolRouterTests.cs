@@ -209,9 +209,12 @@ public sealed class KeyPoolRouterTests
         router.TryAdmit(1, model, 1);
         router.Pool.Find(2)!.Health.Revoke("revoked");
 
+        router.Pool.Find(1)!.CountSpillIn();
+
         router.Load(Ring(1, 2, 3), new Dictionary<int, string>());
 
         Assert.Equal(KeyState.Revoked, router.Pool.Find(2)!.Health.State);
+        Assert.Equal(1, router.Pool.Find(1)!.SpillsIn);
         Assert.Equal(3, router.TryAdmit(1, model, 1)!.Value.Member.Group); // 1 spent its second; 2 is out
     }
 

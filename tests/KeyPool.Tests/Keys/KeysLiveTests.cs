@@ -149,4 +149,29 @@ public sealed class KeysLiveTests : IDisposable
         }
         Assert.Equal(new[] { 1, 5 }, await GroupsAsync(gateway));
     }
+
+    [Fact]
+    public async Task Sighup_ReloadsTheKeys_AndDoesNotStopTheProcess()
+    {
+        await using var gateway = await StartAsync([1]);
+        WriteKeys(1, 2);
+        // Let the watcher's own reload (if any) finish first, so the log line below is the signal's.
+        await ReloadAsync(gateway);
+
+        WriteKeys(1, 2, 3);
+        using (var kill = System.Diagnostics.Process.Start("kill", $"-HUP {Environment.ProcessId}"))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        // The watcher may apply the file first; the signal's own reload is what must show up.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!gateway.LogLines.Any(l => l.StartsWith("API Key Pool: keys reloaded (SIGHUP)", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "SIGHUP did not reload the keys within 15 s");
+            await Task.Delay(100);
+        }
+        Assert.Equal(new[] { 1, 2, 3 }, await GroupsAsync(gateway));
+        Assert.Equal(200, (await gateway.ChatAsync("after-hangup")).Status); // still serving
+    }
 }
