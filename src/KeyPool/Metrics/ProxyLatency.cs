@@ -19,7 +19,11 @@ internal sealed class ProxyLatency : IDisposable
 
     private readonly MeterListener _listener;
     private readonly Histogram _histogram;
+    private readonly Histogram _upstreamFirstByte;
+    private readonly Histogram _upstreamDuration;
     private readonly IMeterFactory _scope;
+    // Children per group, so an observation does not format a label string.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (Histogram.Child FirstByte, Histogram.Child Total)> _groups = new();
 
     public ProxyLatency(MetricFactory metrics, IMeterFactory scope)
     {
@@ -28,6 +32,16 @@ internal sealed class ProxyLatency : IDisposable
             "keypool_request_duration_seconds",
             "Duration of /v1/* requests through the gateway, by response status class (2xx, 4xx, 5xx).",
             ["code"],
+            new HistogramConfiguration { Buckets = Buckets });
+        _upstreamFirstByte = metrics.CreateHistogram(
+            "keypool_upstream_first_byte_seconds",
+            "Time from sending a request upstream to its response headers, per key group (every attempt, retries included).",
+            ["group"],
+            new HistogramConfiguration { Buckets = Buckets });
+        _upstreamDuration = metrics.CreateHistogram(
+            "keypool_upstream_duration_seconds",
+            "Time from sending a request upstream to the end of its answer, per key group (every attempt, retries included).",
+            ["group"],
             new HistogramConfiguration { Buckets = Buckets });
         _listener = new MeterListener
         {
@@ -60,6 +74,21 @@ internal sealed class ProxyLatency : IDisposable
             return;
         }
         _histogram.WithLabels(StatusClass(status)).Observe(seconds);
+    }
+
+    /// <summary>One upstream attempt of <paramref name="group"/>: headers after <paramref name="firstByte"/> (null when none came), done after <paramref name="total"/>.</summary>
+    public void ObserveUpstream(int group, TimeSpan? firstByte, TimeSpan total)
+    {
+        var children = _groups.GetOrAdd(group, static (g, self) =>
+        {
+            var label = g.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return (self._upstreamFirstByte.WithLabels(label), self._upstreamDuration.WithLabels(label));
+        }, this);
+        if (firstByte is { } headers)
+        {
+            children.FirstByte.Observe(headers.TotalSeconds);
+        }
+        children.Total.Observe(total.TotalSeconds);
     }
 
     private static string StatusClass(int status) => status switch

@@ -9,6 +9,7 @@ using KeyPool.Core.Usage;
 using KeyPool.Errors;
 using KeyPool.Hosting;
 using KeyPool.Keys;
+using KeyPool.Metrics;
 using KeyPool.Users;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,8 @@ internal sealed class ProxyHandler(
     IOptions<BudgetOptions> budgets,
     IOptions<RoutingOptions> routing,
     IOptionsMonitor<Dictionary<string, TierOptions>> tiers,
+    GatewayMetrics metrics,
+    TimeProvider time,
     ILogger<ProxyHandler> logger)
 {
     private const string ConversationHeader = "x-grok-conv-id";
@@ -183,12 +186,15 @@ internal sealed class ProxyHandler(
         TokenCounts? counts = null;
         var settled = admission.ReservedTokens; // kept when the cost is unknown (client left mid-stream)
         HttpResponseMessage? response = null;
+        var started = time.GetTimestamp();
+        TimeSpan? firstByte = null;
         using var upstreamRequest = BuildUpstreamRequest(context.Request, exchange.Body, key.Secret, exchange.UserId);
         try
         {
             try
             {
                 response = await upstream.Invoker.SendAsync(upstreamRequest, exchange.Cancellation);
+                firstByte = time.GetElapsedTime(started);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -254,6 +260,7 @@ internal sealed class ProxyHandler(
         finally
         {
             response?.Dispose();
+            metrics.Latency.ObserveUpstream(key.Group, firstByte, time.GetElapsedTime(started));
             admission.Settle(settled);
             usage.Record(counts is { } c ? c.ToSample(key.Group, status) : new UsageSample(key.Group, status));
         }

@@ -56,6 +56,9 @@ public sealed class MetricsTests
             Assert.Equal(stats.GetProperty("errors_5xx").GetInt64(), metrics[$"keypool_upstream_errors_total{{group=\"{g}\",class=\"5xx\"}}"]);
             Assert.Equal(stats.GetProperty("errors_429").GetInt64(), metrics[$"keypool_upstream_errors_total{{group=\"{g}\",class=\"429\"}}"]);
             Assert.Equal(stats.GetProperty("errors_4xx").GetInt64(), metrics[$"keypool_upstream_errors_total{{group=\"{g}\",class=\"4xx\"}}"]);
+            // One upstream attempt each (MaxAttempts 1): every one timed, per group.
+            Assert.Equal(requests.GetValueOrDefault(group), metrics.GetValueOrDefault($"keypool_upstream_duration_seconds_count{{group=\"{g}\"}}"));
+            Assert.Equal(requests.GetValueOrDefault(group), metrics.GetValueOrDefault($"keypool_upstream_first_byte_seconds_count{{group=\"{g}\"}}"));
             var state = stats.GetProperty("state").GetString();
             Assert.Equal(1, metrics[$"keypool_key_state{{group=\"{g}\",state=\"{state}\"}}"]);
             Assert.Equal(1, new[] { "active", "cooling", "saturated", "revoked", "missing" }.Sum(s => metrics[$"keypool_key_state{{group=\"{g}\",state=\"{s}\"}}"]));
