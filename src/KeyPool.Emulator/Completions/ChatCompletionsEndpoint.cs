@@ -17,17 +17,11 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
         {
             return;
         }
-        using var body = await JsonBody.ReadAsync(exchange);
-        if (body is null)
+        if (await JsonBody.ReadAsync<ChatRequest>(exchange, ChatRequest.TryParse) is not { } request)
         {
             return;
         }
-        if (ChatRequest.TryParse(body.RootElement, out var request) is { } error)
-        {
-            await exchange.FailAsync(error.Status, error.Message, "invalid_request");
-            return;
-        }
-        exchange.Model = request!.Model;
+        exchange.Model = request.Model;
         exchange.Stream = request.Stream;
         exchange.User = request.User;
         if (!await gate.CheckModelAsync(exchange, account, request.Model) || !await gate.PassFaultsAsync(exchange, account, request.Model))

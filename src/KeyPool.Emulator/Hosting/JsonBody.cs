@@ -4,8 +4,26 @@ using Microsoft.Net.Http.Headers;
 namespace KeyPool.Emulator.Hosting;
 
 /// <summary>Reads a JSON body the way xAI's HTTP stack rejects it: 415 without a JSON content type, 400 when it does not parse.</summary>
+internal delegate RequestError? RequestParser<T>(JsonElement root, out T? request) where T : class;
+
 internal static class JsonBody
 {
+    /// <summary>Reads and parses a request body; on any problem the exchange has already been answered and null is returned.</summary>
+    public static async Task<T?> ReadAsync<T>(Exchange exchange, RequestParser<T> parse) where T : class
+    {
+        using var body = await ReadAsync(exchange);
+        if (body is null)
+        {
+            return null;
+        }
+        if (parse(body.RootElement, out var request) is { } error)
+        {
+            await exchange.FailAsync(error.Status, error.Message, "invalid_request");
+            return null;
+        }
+        return request;
+    }
+
     public static async Task<JsonDocument?> ReadAsync(Exchange exchange)
     {
         var request = exchange.Http.Request;

@@ -19,17 +19,11 @@ internal sealed class ResponsesEndpoint(EmulatorState state, InferenceGate gate)
         {
             return;
         }
-        using var body = await JsonBody.ReadAsync(exchange);
-        if (body is null)
+        if (await JsonBody.ReadAsync<ResponsesRequest>(exchange, ResponsesRequest.TryParse) is not { } request)
         {
             return;
         }
-        if (ResponsesRequest.TryParse(body.RootElement, out var request) is { } error)
-        {
-            await exchange.FailAsync(error.Status, error.Message, "invalid_request");
-            return;
-        }
-        exchange.Model = request!.Model;
+        exchange.Model = request.Model;
         exchange.Stream = request.Stream;
         exchange.User = request.User;
         exchange.ConversationId ??= request.PromptCacheKey;
