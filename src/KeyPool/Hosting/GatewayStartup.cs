@@ -1,4 +1,5 @@
 using KeyPool.Configuration;
+using KeyPool.Core.Health;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
@@ -31,7 +32,11 @@ internal sealed class GatewayStartup(
         }
         if (keysOptions.Value.CheckOnStart)
         {
-            await KeyChecksOnStart.RunAsync(keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
+            await KeyChecks.RunAsync(ring, ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
+            foreach (var sentence in PoolReport.SharedTeams(router.Pool))
+            {
+                Log.SharedTeam(logger, sentence);
+            }
         }
     }
 

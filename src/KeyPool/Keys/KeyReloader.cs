@@ -51,7 +51,8 @@ internal sealed class KeyReloader(
             router.Load(next.Ring, groups: next.Groups);
             if (options.Value.CheckOnStart && (diff.Added.Count > 0 || diff.Replaced.Count > 0))
             {
-                await CheckNewKeysAsync(next.Ring, diff, cancellationToken);
+                var fresh = diff.Added.Concat(diff.Replaced).Select(g => next.Ring.Find(g)!);
+                await KeyChecks.RunAsync(next.Ring, fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
             }
             Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
             return new Outcome(true, diff.ToString(), next.Ring.Count);
@@ -59,22 +60,6 @@ internal sealed class KeyReloader(
         finally
         {
             _gate.Release();
-        }
-    }
-
-    private async Task CheckNewKeysAsync(KeyRing ring, KeyRingDiff diff, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.CheckTimeout);
-        var groups = diff.Added.Concat(diff.Replaced).ToArray();
-        var results = await Task.WhenAll(groups.Select(async g => (Group: g, Check: await check.CheckAsync(ring.Find(g)!, timeout.Token))));
-        router.Load(ring, results.Where(r => r.Check?.Team is not null).ToDictionary(r => r.Group, r => r.Check!.Team!));
-        foreach (var (group, result) in results)
-        {
-            if (result?.Problem is { } problem && router.Pool.Find(group) is { } member && member.Health.Revoke(problem))
-            {
-                Log.KeyCheckProblem(logger, group, problem);
-            }
         }
     }
 }
