@@ -66,16 +66,12 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
 
     private async Task<UserRecord?> LoadAsync(string userId, KeyRing ring, CancellationToken cancellationToken)
     {
-        var user = await store.FindAsync(userId, cancellationToken).ConfigureAwait(false);
-        if (user is null)
+        if (await FindAsync(userId, cancellationToken).ConfigureAwait(false) is { } known)
         {
-            if (!_options.AutoRegister || ring.Count == 0)
-            {
-                return null;
-            }
-            user = (await store.GetOrAssignAsync(userId, _options.DefaultTier, ring.Groups, cancellationToken).ConfigureAwait(false)).User;
+            return known;
         }
-        cache.Set(user);
-        return user;
+        return _options.AutoRegister && ring.Count > 0
+            ? (await RegisterAsync(userId, null, ring, cancellationToken).ConfigureAwait(false)).User
+            : null;
     }
 }
