@@ -349,23 +349,10 @@ internal sealed class ProxyHandler(
     {
         // Buffered (answers are small, and usage is read from the whole body) in a pooled array.
         var expected = response.Content.Headers.ContentLength is { } length and > 0 and < int.MaxValue ? (int)length : 16 * 1024;
-        var buffer = ArrayPool<byte>.Shared.Rent(expected + 1);
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var (buffer, total, _) = await PooledRead.ReadAsync(stream, expected, Array.MaxLength - 1, cancellationToken);
         try
         {
-            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var total = 0;
-            int read;
-            while ((read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
-            {
-                total += read;
-                if (total == buffer.Length)
-                {
-                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, total).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
-                }
-            }
             context.Response.StatusCode = (int)response.StatusCode;
             HeaderCopier.ToClient(response, context.Response, keepContentLength: false);
             context.Response.ContentLength = total;
@@ -418,33 +405,8 @@ internal sealed class ProxyHandler(
         {
             return (default, false);
         }
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(length ?? 16 * 1024, _maxBody) + 1);
-        var total = 0;
-        while (true)
-        {
-            if (total == buffer.Length)
-            {
-                if (total > _maxBody)
-                {
-                    return (new ArraySegment<byte>(buffer, 0, 0), true);
-                }
-                var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, _maxBody + 1));
-                buffer.AsSpan(0, total).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = bigger;
-            }
-            var read = await request.Body.ReadAsync(buffer.AsMemory(total), cancellationToken);
-            if (read == 0)
-            {
-                break;
-            }
-            total += read;
-            if (total > _maxBody)
-            {
-                return (new ArraySegment<byte>(buffer, 0, 0), true);
-            }
-        }
-        return (new ArraySegment<byte>(buffer, 0, total), false);
+        var (buffer, total, tooLarge) = await PooledRead.ReadAsync(request.Body, length ?? 16 * 1024, _maxBody, cancellationToken);
+        return (new ArraySegment<byte>(buffer, 0, tooLarge ? 0 : total), tooLarge);
     }
 
     private static async Task<byte[]> ReadBoundedAsync(HttpContent content, int max)
@@ -452,14 +414,15 @@ internal sealed class ProxyHandler(
         // Error bodies are small; a bounded read keeps a misbehaving upstream from holding memory.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await using var stream = await content.ReadAsStreamAsync(timeout.Token);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while (buffer.Length < max && (read = await stream.ReadAsync(chunk, timeout.Token)) > 0)
+        var (buffer, total, _) = await PooledRead.ReadAsync(stream, 8192, max, timeout.Token);
+        try
         {
-            buffer.Write(chunk, 0, read);
+            return buffer.AsSpan(0, Math.Min(total, max)).ToArray();
         }
-        return buffer.ToArray();
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private Task TooLargeAsync(HttpContext context) =>
