@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test project of KeyPool on a fresh Debian machine with the .NET SDK.
-# Installs what is missing, runs all tests, and ends with one line: "N passed, N failed".
+# Installs what is missing (Chromium, PostgreSQL, Redis), runs all tests, and ends with one line:
+# "N passed, N failed". The tests start their own throwaway PostgreSQL and Redis servers on free
+# loopback ports (tests/KeyPool.TestServers); nothing here starts a service for good.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -15,10 +17,29 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) >"$results/apt-chromium.log" 2>&1 \
-    || echo "Could not install chromium (see TestResults/apt-chromium.log): the browser tests will fail." >&2
+# Debian packages the tests drive: Chromium (dashboard), PostgreSQL and Redis (scale-out stores).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # Another apt run (an unattended upgrade) may hold the lock for a while: wait for it rather than fail.
+    (apt-get -o DPkg::Lock::Timeout=600 update \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}") \
+      >"$results/apt.log" 2>&1 \
+      || echo "Could not install ${missing[*]} (see TestResults/apt.log): the tests that need them will fail." >&2
+  else
+    echo "Missing ${missing[*]}: install them (as root) or the tests that need them will fail." >&2
+  fi
+fi
+# The Debian packages start their own services; the tests use private ones, so stop those.
+if [ "$(id -u)" -eq 0 ]; then
+  (service redis-server stop; service postgresql stop) >/dev/null 2>&1 || true
+fi
+# PostgreSQL refuses to run as root: the test servers run as this unprivileged user when the tests run as root.
+if [ "$(id -u)" -eq 0 ] && ! id keypool-test >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin keypool-test
 fi
 
 dotnet restore KeyPool.slnx || exit 1
