@@ -14,11 +14,12 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time)
     /// <summary>Applies <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/>. Call exactly once per admission.</summary>
     public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
     {
+        // Settle first: the upstream's remaining counts already include this request's real cost.
+        admission.Settle(SettledTokens(admission, outcome));
         if (outcome.RemainingRequests is not null || outcome.RemainingTokens is not null)
         {
             admission.Window.Observe(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
         }
-        admission.Settle(SettledTokens(admission, outcome));
         var health = admission.Member.Health;
         switch (outcome.Kind)
         {

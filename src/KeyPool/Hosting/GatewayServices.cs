@@ -30,11 +30,11 @@ internal static class GatewayServices
         services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateOnStart();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateOnStart();
         services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateOnStart();
-        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section);
+        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section).ValidateOnStart();
         services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.Section).ValidateOnStart();
-        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section);
-        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers");
+        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section).ValidateOnStart();
+        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers").ValidateOnStart();
         services.AddSingleton<OptionsValidation>();
         services.AddSingleton<IValidateOptions<GatewayOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<UpstreamOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
@@ -44,6 +44,9 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<RoutingOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<KeyHealthOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<CapacityOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<Dictionary<string, TierOptions>>>(sp => sp.GetRequiredService<OptionsValidation>());
 
         var keys = KeySet.Load(configuration);
         if (keys.Problems.Count > 0)
