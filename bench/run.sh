@@ -4,11 +4,13 @@
 #   bench/run.sh                 # everything (≈ 10 min on 2 cores): proxy, stream, scale, micro
 #   bench/run.sh --quick         # smoke run: 1 round of 3 s, small scale figures, no micro-benchmark
 #   bench/run.sh --only proxy,stream --rounds 5 --duration 10
+#   bench/run.sh --only proxy,stream --paths direct,keypool,keypool-yarp --no-report   # forwarder trial
 #
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
 # with 5,000,000 stored and 100,000 active), micro (BenchmarkDotNet of the per-request core path).
-# Paths, interleaved per round: direct upstream, nginx reverse proxy, Portkey gateway, KeyPool.
+# Paths, interleaved per round: direct upstream, nginx reverse proxy, Portkey gateway, KeyPool; --paths picks
+# among them and keypool-yarp (KeyPool with KeyPool:Upstream:Forwarder=Yarp); --no-report leaves docs/ alone.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
 set -euo pipefail
 
@@ -24,6 +26,8 @@ PHASES=proxy,stream,scale,micro
 BUILD=1
 LOG_INFO=1
 QUICK=0
+SELECTED=direct,nginx,portkey,keypool
+REPORT=1
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -34,11 +38,14 @@ while [[ $# -gt 0 ]]; do
     --scale-users) SCALE_USERS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-log-info) LOG_INFO=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --paths) SELECTED=$2; shift 2 ;;
+    --no-report) REPORT=0; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
+has_path() { [[ ",$SELECTED," == *",$1,"* ]]; }
 
 # Ports (127.0.0.1 only).
 UP_PORT=18081        # nginx: fixed JSON responder (the upstream of every path)
@@ -47,6 +54,7 @@ PORTKEY_PORT=18083   # Portkey gateway
 KEYPOOL_PORT=18084   # KeyPool (Warning logging)
 NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
+KEYPOOL_YARP_PORT=18087 # KeyPool with the YARP forwarder (forwarder trial)
 SSE_PORT=18091       # node: SSE responder, 100 chunks
 
 RUN=$OUT/run
@@ -99,7 +107,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 PORTKEY_VERSION=1.15.2
 PORTKEY_ENTRY=$OUT/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
-if [[ ! -f $PORTKEY_ENTRY ]]; then
+if has_path portkey && [[ ! -f $PORTKEY_ENTRY ]]; then
   log "installing @portkey-ai/gateway@$PORTKEY_VERSION from npm"
   mkdir -p "$OUT/portkey"
   printf '{"private":true,"dependencies":{"@portkey-ai/gateway":"%s"}}\n' "$PORTKEY_VERSION" > "$OUT/portkey/package.json"
@@ -168,6 +176,7 @@ cp "$TMP/h-direct" "$TMP/h-nginx"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
 portkey_headers "http://127.0.0.1:$SSE_PORT/v1" "$TMP/h-portkey-sse"
 cp "$TMP/h-keypool" "$TMP/h-keypool-info"
+cp "$TMP/h-keypool" "$TMP/h-keypool-yarp"
 
 CHAT_BODY='{"model":"grok-4.3","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 STREAM_BODY='{"model":"grok-4.3","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
@@ -181,9 +190,12 @@ nginx -p "$OUT" -c "$OUT/nginx.conf" >"$RUN/nginx.log" 2>&1 &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 node "$BENCH/scripts/sse-upstream.mjs" "$SSE_PORT" 100 1 >"$RUN/sse.log" 2>&1 &
 PIDS+=("$!")
-NODE_ENV=production node "$BENCH/scripts/portkey-start.mjs" "$PORTKEY_ENTRY" "--port=$PORTKEY_PORT" --headless >"$RUN/portkey.log" 2>&1 &
-PORTKEY_PID=$!; PIDS+=("$PORTKEY_PID")
-wait_port "$UP_PORT" nginx; wait_port "$SSE_PORT" sse-upstream; wait_port "$PORTKEY_PORT" portkey
+if has_path portkey; then
+  NODE_ENV=production node "$BENCH/scripts/portkey-start.mjs" "$PORTKEY_ENTRY" "--port=$PORTKEY_PORT" --headless >"$RUN/portkey.log" 2>&1 &
+  PORTKEY_PID=$!; PIDS+=("$PORTKEY_PID")
+  wait_port "$PORTKEY_PORT" portkey
+fi
+wait_port "$UP_PORT" nginx; wait_port "$SSE_PORT" sse-upstream
 
 path_url() { # path -> chat completions URL (non-streaming / streaming)
   case $1 in
@@ -192,6 +204,7 @@ path_url() { # path -> chat completions URL (non-streaming / streaming)
     portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
     keypool) echo "http://127.0.0.1:$KEYPOOL_PORT/v1/chat/completions" ;;
     keypool-info) echo "http://127.0.0.1:$KEYPOOL_INFO_PORT/v1/chat/completions" ;;
+    keypool-yarp) echo "http://127.0.0.1:$KEYPOOL_YARP_PORT/v1/chat/completions" ;;
   esac
 }
 stream_url() {
@@ -261,16 +274,23 @@ EOF
 }
 
 # ---------------------------------------------------------------- proxy + stream phases
-PATHS=(direct nginx portkey keypool)
+PATHS=()
+for p in direct nginx portkey keypool keypool-yarp; do has_path "$p" && PATHS+=("$p"); done
+RATE_PATHS=("${PATHS[@]}")
 if has_phase proxy || has_phase stream || has_phase scale; then
   seq -f 'u%.0f' 0 99999 > "$TMP/users-100k.txt"
   log "importing 100,000 users for the measured run"
   import_users "$TMP/bench.db" "$TMP/users-100k.txt"
+  has_path keypool-yarp && cp "$TMP/bench.db" "$TMP/bench-yarp.db"
 fi
 
 if has_phase proxy; then
   start_keypool keypool "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$UP_PORT/v1"
   KEYPOOL_PID=$KP_PID
+  if has_path keypool-yarp; then
+    start_keypool keypool-yarp "$KEYPOOL_YARP_PORT" "$TMP/bench-yarp.db" "http://127.0.0.1:$UP_PORT/v1" KeyPool__Upstream__Forwarder=Yarp
+    KEYPOOL_YARP_PID=$KP_PID
+  fi
   if [[ $LOG_INFO == 1 ]]; then
     cp "$TMP/bench.db" "$TMP/bench-info.db"
     start_keypool keypool-info "$KEYPOOL_INFO_PORT" "$TMP/bench-info.db" "http://127.0.0.1:$UP_PORT/v1" Logging__LogLevel__Default=Information
@@ -296,11 +316,15 @@ if has_phase proxy; then
   for r in $(seq "$ROUNDS"); do
     for p in "${PATHS[@]}"; do run_wrk c1 "$p" "$r" 1 1; done
     for p in "${PATHS[@]}"; do run_wrk c50 "$p" "$r" 2 50; done
-    for p in direct nginx portkey keypool; do run_rate "$p" "$r"; done
+    for p in "${RATE_PATHS[@]}"; do run_rate "$p" "$r"; done
   done
   meta keypool_rss_after_mb "$(( $(rss_kb "$KEYPOOL_PID") / 1024 ))"
   meta keypool_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_PID") / 1024 ))"
-  meta portkey_rss_after_mb "$(( $(rss_kb "$PORTKEY_PID") / 1024 ))"
+  if [[ -n ${KEYPOOL_YARP_PID:-} ]]; then
+    meta keypool_yarp_rss_after_mb "$(( $(rss_kb "$KEYPOOL_YARP_PID") / 1024 ))"
+    meta keypool_yarp_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_YARP_PID") / 1024 ))"
+  fi
+  [[ -n ${PORTKEY_PID:-} ]] && meta portkey_rss_after_mb "$(( $(rss_kb "$PORTKEY_PID") / 1024 ))"
   log "KeyPool RSS after the run: $(( $(rss_kb "$KEYPOOL_PID") / 1024 )) MB (peak $(( $(hwm_kb "$KEYPOOL_PID") / 1024 )) MB)"
 
   if has_phase scale; then
@@ -313,22 +337,34 @@ if has_phase proxy; then
   fi
   stop_pid "$KEYPOOL_PID"
   [[ -n ${KEYPOOL_INFO_PID:-} ]] && stop_pid "$KEYPOOL_INFO_PID"
+  [[ -n ${KEYPOOL_YARP_PID:-} ]] && stop_pid "$KEYPOOL_YARP_PID"
 fi
 
 if has_phase stream; then
   # KeyPool again, now in front of the SSE responder (same users, same store).
   start_keypool keypool-stream "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$SSE_PORT/v1"
   STREAM_PID=$KP_PID
-  smoke keypool "$(stream_url keypool)" "$TMP/h-keypool" "$STREAM_BODY" '[DONE]'
-  smoke portkey "$(stream_url portkey)" "$TMP/h-portkey-sse" "$STREAM_BODY" '[DONE]'
+  STREAM_PATHS=()
+  for p in "${PATHS[@]}"; do [[ $p == keypool-info ]] || STREAM_PATHS+=("$p"); done
+  if has_path keypool-yarp; then
+    start_keypool keypool-yarp-stream "$KEYPOOL_YARP_PORT" "$TMP/bench-yarp.db" "http://127.0.0.1:$SSE_PORT/v1" KeyPool__Upstream__Forwarder=Yarp
+    STREAM_YARP_PID=$KP_PID
+  fi
+  for p in "${STREAM_PATHS[@]}"; do
+    case $p in
+      keypool*) smoke "$p" "$(stream_url "$p")" "$TMP/h-$p" "$STREAM_BODY" '[DONE]' ;;
+      portkey) smoke portkey "$(stream_url portkey)" "$TMP/h-portkey-sse" "$STREAM_BODY" '[DONE]' ;;
+    esac
+  done
   SAVED=$STREAM_REQUESTS; STREAM_REQUESTS=10
-  for p in direct nginx portkey keypool; do run_stream "$p" 0 2>/dev/null; done
+  for p in "${STREAM_PATHS[@]}"; do run_stream "$p" 0 2>/dev/null; done
   STREAM_REQUESTS=$SAVED
   sed -i '/^stream\t[a-z-]*\t0\t/d' "$RESULTS"
   for r in $(seq "$ROUNDS"); do
-    for p in direct nginx portkey keypool; do run_stream "$p" "$r"; done
+    for p in "${STREAM_PATHS[@]}"; do run_stream "$p" "$r"; done
   done
   stop_pid "$STREAM_PID"
+  [[ -n ${STREAM_YARP_PID:-} ]] && stop_pid "$STREAM_YARP_PID"
 fi
 
 # ---------------------------------------------------------------- scale phase
@@ -374,5 +410,9 @@ fi
 
 meta finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 meta load_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-python3 "$BENCH/scripts/report.py" "$RUN" "$OUT/micro" "$ROOT/docs" "$BENCH/notes.md"
-log "wrote docs/benchmarks.md and docs/benchmarks.png"
+if [[ $REPORT == 1 ]]; then
+  python3 "$BENCH/scripts/report.py" "$RUN" "$OUT/micro" "$ROOT/docs" "$BENCH/notes.md"
+  log "wrote docs/benchmarks.md and docs/benchmarks.png"
+else
+  python3 "$BENCH/scripts/medians.py" "$RESULTS" | tee "$RUN/medians.txt"
+fi

@@ -5,14 +5,6 @@ namespace KeyPool.Proxy;
 /// <summary>Copies end-to-end headers between the client and upstream exchanges.</summary>
 internal static class HeaderCopier
 {
-    // Hop-by-hop headers, headers the gateway sets itself, and the caller's own credentials.
-    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-        "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
-        UserHeader,
-    };
-
     private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Trailer", "Upgrade", "Content-Length",
@@ -22,9 +14,10 @@ internal static class HeaderCopier
 
     public static void ToUpstream(IHeaderDictionary from, HttpRequestMessage to)
     {
+        var connection = from.Connection;
         foreach (var (name, values) in from)
         {
-            if (NotForwarded.Contains(name) || name.StartsWith(':'))
+            if (!UpstreamHeaderPolicy.MayForward(name, connection))
             {
                 continue;
             }

@@ -22,7 +22,7 @@ internal sealed class ProxyHandler(
     KeyPoolRouter router,
     UserResolver users,
     RequestPlanner planner,
-    UpstreamForwarder forwarder,
+    IUpstreamForwarder forwarder,
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,
