@@ -63,7 +63,7 @@ mkdir -p "$OUT" "$RUN"
 rm -f "$RUN"/*.tsv "$RUN"/*.txt "$RUN"/*.log 2>/dev/null || true
 RESULTS=$RUN/results.tsv
 META=$RUN/meta.txt
-printf 'case\tpath\tround\trps\tp50_us\tp99_us\ttotal_p50_us\terrors\n' > "$RESULTS"
+printf 'case\tpath\tround\trps\tp50_us\tp99_us\ttotal_p50_us\terrors\tcpu_us_per_req\n' > "$RESULTS"
 : > "$META"
 meta() { printf '%s=%s\n' "$1" "$2" >> "$META"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -89,6 +89,14 @@ wait_port() { # port name
     sleep 0.2
   done
   log "$2 did not start on port $1"; exit 1
+}
+# CPU time a KeyPool process spent per request: robust where throughput is not, on a machine shared with other work.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pid_of() { case $1 in keypool) echo "${KEYPOOL_PID:-}" ;; keypool-yarp) echo "${KEYPOOL_YARP_PID:-}" ;; keypool-info) echo "${KEYPOOL_INFO_PID:-}" ;; esac; }
+cpu_per_request() { # pid ticks-before requests -> µs per request (empty without a pid)
+  [[ -n $1 && $3 -gt 0 ]] || return 0
+  echo "($(cpu_ticks "$1") - $2) * 1000000 / $CLK_TCK / $3" | bc
 }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -224,7 +232,8 @@ smoke() { # path url headers-file body expect
 
 run_wrk() { # case path round threads connections
   local url; url=$(path_url "$2")
-  local line
+  local line pid ticks
+  pid=$(pid_of "$2"); ticks=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
   line=$(BENCH_HEADERS_FILE="$TMP/h-$2" timeout $((DURATION + 30)) wrk -t"$4" -c"$5" -d"${DURATION}s" --timeout 5s \
            -s "$BENCH/scripts/chat.lua" "$url" 2>&1 | grep '^RESULT' || true)
   [[ -n $line ]] || { log "wrk $1 $2 gave no result"; return 0; }
@@ -232,8 +241,10 @@ run_wrk() { # case path round threads connections
   rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line"); p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
   p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line"); he=$(sed -E 's/.*http_errors=([0-9]+).*/\1/' <<<"$line")
   se=$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$line")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$((he + se))" >> "$RESULTS"
-  log "$1 $2 r$3: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $((he + se))"
+  local requests cpu
+  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line"); cpu=$(cpu_per_request "$pid" "$ticks" "$requests")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t\t%s\t%s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$((he + se))" "$cpu" >> "$RESULTS"
+  log "$1 $2 r$3: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $((he + se))${cpu:+, CPU $cpu us/request}"
 }
 
 run_rate() { # path round — hey: 20 workers × 100 RPS each = 2,000 RPS for DURATION s
@@ -246,7 +257,7 @@ run_rate() { # path round — hey: 20 workers × 100 RPS each = 2,000 RPS for DU
   rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   p50=$(awk '/ 50% in /{printf "%d", $3 * 1e6}' <<<"$out"); p99=$(awk '/ 99% in /{printf "%d", $3 * 1e6}' <<<"$out")
   errors=$(awk '/\[[0-9]+\]/{gsub(/[\[\]]/,"",$1); if ($1 !~ /^2/) e += $2} END{print e + 0}' <<<"$out")
-  printf 'rate\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" "$errors" >> "$RESULTS"
+  printf 'rate\t%s\t%s\t%s\t%s\t%s\t\t%s\t\n' "$1" "$2" "$rps" "$p50" "$p99" "$errors" >> "$RESULTS"
   log "rate $1 r$2: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $errors"
 }
 
@@ -257,10 +268,12 @@ run_stream() { # path round — STREAM_REQUESTS sequential streamed requests on 
   local cfg=$TMP/curl-$1.cfg
   : > "$cfg"
   for _ in $(seq "$STREAM_REQUESTS"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url" >> "$cfg"; done
+  local pid ticks
+  pid=$(pid_of "$1"); ticks=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
   timeout 120 curl -s -N -K "$cfg" "${args[@]}" -H 'Content-Type: application/json' -H "X-KeyPool-User: u$((RANDOM % 100000))" \
     --data-binary "$STREAM_BODY" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' > "$TMP/stream-$1.txt" || true
   # Skip the first request (connection set-up), then medians and p99 of TTFB, median of total.
-  python3 - "$TMP/stream-$1.txt" "$1" "$2" >> "$RESULTS" <<'EOF'
+  python3 - "$TMP/stream-$1.txt" "$1" "$2" "$(cpu_per_request "$pid" "$ticks" "$STREAM_REQUESTS")" >> "$RESULTS" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 ok = [r for r in rows[1:] if r[0] == "200"]
@@ -268,7 +281,7 @@ bad = len(rows) - 1 - len(ok)
 ttfb = sorted(float(r[1]) * 1e6 for r in ok) or [0]
 total = sorted(float(r[2]) * 1e6 for r in ok) or [0]
 p99 = ttfb[min(len(ttfb) - 1, int(round(0.99 * (len(ttfb) - 1))))]
-print(f"stream\t{sys.argv[2]}\t{sys.argv[3]}\t0\t{statistics.median(ttfb):.0f}\t{p99:.0f}\t{statistics.median(total):.0f}\t{bad}")
+print(f"stream\t{sys.argv[2]}\t{sys.argv[3]}\t0\t{statistics.median(ttfb):.0f}\t{p99:.0f}\t{statistics.median(total):.0f}\t{bad}\t{sys.argv[4]}")
 EOF
   log "stream $1 r$2: $(tail -1 "$RESULTS" | cut -f5,7 | sed 's/\t/ us TTFB, total /') us"
 }
@@ -343,12 +356,12 @@ fi
 if has_phase stream; then
   # KeyPool again, now in front of the SSE responder (same users, same store).
   start_keypool keypool-stream "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$SSE_PORT/v1"
-  STREAM_PID=$KP_PID
+  STREAM_PID=$KP_PID; KEYPOOL_PID=$KP_PID
   STREAM_PATHS=()
   for p in "${PATHS[@]}"; do [[ $p == keypool-info ]] || STREAM_PATHS+=("$p"); done
   if has_path keypool-yarp; then
     start_keypool keypool-yarp-stream "$KEYPOOL_YARP_PORT" "$TMP/bench-yarp.db" "http://127.0.0.1:$SSE_PORT/v1" KeyPool__Upstream__Forwarder=Yarp
-    STREAM_YARP_PID=$KP_PID
+    STREAM_YARP_PID=$KP_PID; KEYPOOL_YARP_PID=$KP_PID
   fi
   for p in "${STREAM_PATHS[@]}"; do
     case $p in
