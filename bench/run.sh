@@ -4,13 +4,14 @@
 #   bench/run.sh                 # everything (≈ 10 min on 2 cores): proxy, stream, scale, micro
 #   bench/run.sh --quick         # smoke run: 1 round of 3 s, small scale figures, no micro-benchmark
 #   bench/run.sh --only proxy,stream --rounds 5 --duration 10
-#   bench/run.sh --only proxy,stream --paths direct,keypool,keypool-yarp --no-report   # forwarder trial
+#   bench/run.sh --only proxy,stream --paths direct,keypool,keypool-b --variant-env KeyPool__X=Y --no-report   # A/B
 #
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
 # with 5,000,000 stored and 100,000 active), micro (BenchmarkDotNet of the per-request core path).
 # Paths, interleaved per round: direct upstream, nginx reverse proxy, Portkey gateway, KeyPool; --paths picks
-# among them and keypool-yarp (KeyPool with KeyPool:Upstream:Forwarder=Yarp); --no-report leaves docs/ alone.
+# among them and keypool-b (a second KeyPool process with the --variant-env settings, for A/B trials such as
+# docs/forwarder-trial.md); --no-report leaves docs/ alone and prints the medians instead.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
 set -euo pipefail
 
@@ -28,6 +29,7 @@ LOG_INFO=1
 QUICK=0
 SELECTED=direct,nginx,portkey,keypool
 REPORT=1
+VARIANT_ENV=()
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -40,7 +42,8 @@ while [[ $# -gt 0 ]]; do
     --no-log-info) LOG_INFO=0; shift ;;
     --paths) SELECTED=$2; shift 2 ;;
     --no-report) REPORT=0; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --variant-env) VARIANT_ENV+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +57,7 @@ PORTKEY_PORT=18083   # Portkey gateway
 KEYPOOL_PORT=18084   # KeyPool (Warning logging)
 NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
-KEYPOOL_YARP_PORT=18087 # KeyPool with the YARP forwarder (forwarder trial)
+KEYPOOL_B_PORT=18087    # KeyPool variant B (--variant-env), for A/B trials
 SSE_PORT=18091       # node: SSE responder, 100 chunks
 
 RUN=$OUT/run
@@ -93,7 +96,7 @@ wait_port() { # port name
 # CPU time a KeyPool process spent per request: robust where throughput is not, on a machine shared with other work.
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pid_of() { case $1 in keypool) echo "${KEYPOOL_PID:-}" ;; keypool-yarp) echo "${KEYPOOL_YARP_PID:-}" ;; keypool-info) echo "${KEYPOOL_INFO_PID:-}" ;; esac; }
+pid_of() { case $1 in keypool) echo "${KEYPOOL_PID:-}" ;; keypool-b) echo "${KEYPOOL_B_PID:-}" ;; keypool-info) echo "${KEYPOOL_INFO_PID:-}" ;; esac; }
 cpu_per_request() { # pid ticks-before requests -> µs per request (empty without a pid)
   [[ -n $1 && $3 -gt 0 ]] || return 0
   echo "($(cpu_ticks "$1") - $2) * 1000000 / $CLK_TCK / $3" | bc
@@ -184,7 +187,7 @@ cp "$TMP/h-direct" "$TMP/h-nginx"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
 portkey_headers "http://127.0.0.1:$SSE_PORT/v1" "$TMP/h-portkey-sse"
 cp "$TMP/h-keypool" "$TMP/h-keypool-info"
-cp "$TMP/h-keypool" "$TMP/h-keypool-yarp"
+cp "$TMP/h-keypool" "$TMP/h-keypool-b"
 
 CHAT_BODY='{"model":"grok-4.3","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 STREAM_BODY='{"model":"grok-4.3","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
@@ -212,7 +215,7 @@ path_url() { # path -> chat completions URL (non-streaming / streaming)
     portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
     keypool) echo "http://127.0.0.1:$KEYPOOL_PORT/v1/chat/completions" ;;
     keypool-info) echo "http://127.0.0.1:$KEYPOOL_INFO_PORT/v1/chat/completions" ;;
-    keypool-yarp) echo "http://127.0.0.1:$KEYPOOL_YARP_PORT/v1/chat/completions" ;;
+    keypool-b) echo "http://127.0.0.1:$KEYPOOL_B_PORT/v1/chat/completions" ;;
   esac
 }
 stream_url() {
@@ -288,21 +291,21 @@ EOF
 
 # ---------------------------------------------------------------- proxy + stream phases
 PATHS=()
-for p in direct nginx portkey keypool keypool-yarp; do has_path "$p" && PATHS+=("$p"); done
+for p in direct nginx portkey keypool keypool-b; do has_path "$p" && PATHS+=("$p"); done
 RATE_PATHS=("${PATHS[@]}")
 if has_phase proxy || has_phase stream || has_phase scale; then
   seq -f 'u%.0f' 0 99999 > "$TMP/users-100k.txt"
   log "importing 100,000 users for the measured run"
   import_users "$TMP/bench.db" "$TMP/users-100k.txt"
-  has_path keypool-yarp && cp "$TMP/bench.db" "$TMP/bench-yarp.db"
+  has_path keypool-b && cp "$TMP/bench.db" "$TMP/bench-b.db"
 fi
 
 if has_phase proxy; then
   start_keypool keypool "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$UP_PORT/v1"
   KEYPOOL_PID=$KP_PID
-  if has_path keypool-yarp; then
-    start_keypool keypool-yarp "$KEYPOOL_YARP_PORT" "$TMP/bench-yarp.db" "http://127.0.0.1:$UP_PORT/v1" KeyPool__Upstream__Forwarder=Yarp
-    KEYPOOL_YARP_PID=$KP_PID
+  if has_path keypool-b; then
+    start_keypool keypool-b "$KEYPOOL_B_PORT" "$TMP/bench-b.db" "http://127.0.0.1:$UP_PORT/v1" "${VARIANT_ENV[@]}"
+    KEYPOOL_B_PID=$KP_PID
   fi
   if [[ $LOG_INFO == 1 ]]; then
     cp "$TMP/bench.db" "$TMP/bench-info.db"
@@ -333,9 +336,9 @@ if has_phase proxy; then
   done
   meta keypool_rss_after_mb "$(( $(rss_kb "$KEYPOOL_PID") / 1024 ))"
   meta keypool_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_PID") / 1024 ))"
-  if [[ -n ${KEYPOOL_YARP_PID:-} ]]; then
-    meta keypool_yarp_rss_after_mb "$(( $(rss_kb "$KEYPOOL_YARP_PID") / 1024 ))"
-    meta keypool_yarp_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_YARP_PID") / 1024 ))"
+  if [[ -n ${KEYPOOL_B_PID:-} ]]; then
+    meta keypool_b_rss_after_mb "$(( $(rss_kb "$KEYPOOL_B_PID") / 1024 ))"
+    meta keypool_b_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_B_PID") / 1024 ))"
   fi
   [[ -n ${PORTKEY_PID:-} ]] && meta portkey_rss_after_mb "$(( $(rss_kb "$PORTKEY_PID") / 1024 ))"
   log "KeyPool RSS after the run: $(( $(rss_kb "$KEYPOOL_PID") / 1024 )) MB (peak $(( $(hwm_kb "$KEYPOOL_PID") / 1024 )) MB)"
@@ -350,7 +353,7 @@ if has_phase proxy; then
   fi
   stop_pid "$KEYPOOL_PID"
   [[ -n ${KEYPOOL_INFO_PID:-} ]] && stop_pid "$KEYPOOL_INFO_PID"
-  [[ -n ${KEYPOOL_YARP_PID:-} ]] && stop_pid "$KEYPOOL_YARP_PID"
+  [[ -n ${KEYPOOL_B_PID:-} ]] && stop_pid "$KEYPOOL_B_PID"
 fi
 
 if has_phase stream; then
@@ -359,9 +362,9 @@ if has_phase stream; then
   STREAM_PID=$KP_PID; KEYPOOL_PID=$KP_PID
   STREAM_PATHS=()
   for p in "${PATHS[@]}"; do [[ $p == keypool-info ]] || STREAM_PATHS+=("$p"); done
-  if has_path keypool-yarp; then
-    start_keypool keypool-yarp-stream "$KEYPOOL_YARP_PORT" "$TMP/bench-yarp.db" "http://127.0.0.1:$SSE_PORT/v1" KeyPool__Upstream__Forwarder=Yarp
-    STREAM_YARP_PID=$KP_PID; KEYPOOL_YARP_PID=$KP_PID
+  if has_path keypool-b; then
+    start_keypool keypool-b-stream "$KEYPOOL_B_PORT" "$TMP/bench-b.db" "http://127.0.0.1:$SSE_PORT/v1" "${VARIANT_ENV[@]}"
+    STREAM_B_PID=$KP_PID; KEYPOOL_B_PID=$KP_PID
   fi
   for p in "${STREAM_PATHS[@]}"; do
     case $p in
@@ -377,7 +380,7 @@ if has_phase stream; then
     for p in "${STREAM_PATHS[@]}"; do run_stream "$p" "$r"; done
   done
   stop_pid "$STREAM_PID"
-  [[ -n ${STREAM_YARP_PID:-} ]] && stop_pid "$STREAM_YARP_PID"
+  [[ -n ${STREAM_B_PID:-} ]] && stop_pid "$STREAM_B_PID"
 fi
 
 # ---------------------------------------------------------------- scale phase

@@ -49,9 +49,6 @@ public sealed class UpstreamOptions
 
     /// <summary>Time to open a connection. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>Which forwarder sends requests upstream: <c>HttpClient</c> (hand-written, default) or <c>Yarp</c>.</summary>
-    public string Forwarder { get; set; } = "HttpClient";
 }
 
 /// <summary>End users (<c>KeyPool:Users</c>).</summary>

@@ -43,9 +43,7 @@ internal sealed class OptionsValidation :
         (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https"),
             $"KeyPool:Upstream:BaseUrl must be an absolute http(s) URL, not '{options.BaseUrl}'."),
         (options.Timeout <= TimeSpan.Zero, $"KeyPool:Upstream:Timeout must be positive, not {options.Timeout}."),
-        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."),
-        (!Proxy.UpstreamForwarders.All.Contains(options.Forwarder, StringComparer.OrdinalIgnoreCase),
-            $"KeyPool:Upstream:Forwarder '{options.Forwarder}' is unknown: use one of {string.Join(", ", Proxy.UpstreamForwarders.All)}."));
+        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."));
 
     public ValidateOptionsResult Validate(string? name, UsersOptions options) => Result(
         (options.CacheSize < 2, $"KeyPool:Users:CacheSize must be at least 2, not {options.CacheSize}."),

@@ -88,7 +88,7 @@ internal static class GatewayServices
         services.AddKeyPoolCallers(connectionString);
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<DeadlineSources>();
-        services.AddUpstreamForwarder();
+        services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<RequestPlanner>();
         services.AddSingleton<AttemptLog>();

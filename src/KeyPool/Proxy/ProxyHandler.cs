@@ -22,7 +22,7 @@ internal sealed class ProxyHandler(
     KeyPoolRouter router,
     UserResolver users,
     RequestPlanner planner,
-    IUpstreamForwarder forwarder,
+    UpstreamForwarder forwarder,
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,

@@ -9,7 +9,7 @@ namespace KeyPool.Proxy;
 /// event by event), then reports what happened. It decides nothing about the key: error answers are
 /// not written but returned as facts, so the caller can try another key or tell the client.
 /// </summary>
-internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider time) : IUpstreamForwarder
+internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider time)
 {
     private const int MaxErrorBody = 1024 * 1024;
 
@@ -76,7 +76,7 @@ internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider ti
         }
     }
 
-    internal static async Task<string?> ReadErrorMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static async Task<string?> ReadErrorMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         // Error bodies are small; a bounded read keeps a misbehaving upstream from holding memory.
         try
