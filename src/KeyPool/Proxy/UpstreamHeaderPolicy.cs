@@ -14,7 +14,7 @@ internal static class UpstreamHeaderPolicy
 {
     private static readonly FrozenSet<string> Dropped = new[]
     {
-        // Hop-by-hop.
+        // Hop-by-hop, and what YARP's list also drops.
         "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
         "HTTP2-Settings", "Upgrade-Insecure-Requests", "Alt-Svc", "Close",
         // The caller's credentials and identity.
@@ -34,9 +34,10 @@ internal static class UpstreamHeaderPolicy
     {
         foreach (var value in connection)
         {
-            foreach (var token in (value ?? "").AsSpan().Split(','))
+            var tokens = value.AsSpan(); // a null value is an empty span
+            foreach (var token in tokens.Split(','))
             {
-                if (value.AsSpan()[token].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                if (tokens[token].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
                 {
                     return true;
                 }
