@@ -20,13 +20,6 @@ internal static class HeaderCopier
         "TE", "Trailer", "Transfer-Encoding", "Upgrade",
     };
 
-    // Besides hop-by-hop: what the gateway sets itself, and what the caller must not pass on.
-    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Authorization", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
-        "Cookie", "Forwarded", "X-Real-IP", UserHeader,
-    };
-
     private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
     {
         "Content-Length", "Set-Cookie", "Set-Cookie2", "Alt-Svc", "Strict-Transport-Security", "Public-Key-Pins",
@@ -39,10 +32,8 @@ internal static class HeaderCopier
         var connection = from.Connection;
         foreach (var (name, values) in from)
         {
-            if (name.StartsWith(':') || HopByHop.Contains(name) || NotForwarded.Contains(name)
-                || name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
-                || (ownConversation && name.Equals(ConversationHeader, StringComparison.OrdinalIgnoreCase))
-                || (connection.Count > 0 && NamedIn(connection, name)))
+            if (!UpstreamHeaderPolicy.MayForward(name, connection)
+                || (ownConversation && name.Equals(ConversationHeader, StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
@@ -81,7 +72,7 @@ internal static class HeaderCopier
     }
 
     // Connection: close, x-private-thing → x-private-thing is hop-by-hop too (RFC 9110 §7.6.1).
-    private static bool NamedIn<T>(T connection, string name) where T : IEnumerable<string?>
+    private static bool NamedIn(HeaderStringValues connection, string name)
     {
         foreach (var value in connection)
         {
