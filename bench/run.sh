@@ -153,8 +153,8 @@ for g in $(seq 1 31); do KEYS+=("xai-bench-key-$(printf %02d "$g")-0123456789abc
 KP_ENV=(XAI_API_KEY="${KEYS[0]}")
 for g in $(seq 2 31); do KP_ENV+=("XAI_API_KEY_$g=${KEYS[$((g - 1))]}"); done
 KP_ENV+=(
-  KeyPool__ClientTokens__0=bench-token
-  KeyPool__AdminToken=bench-admin
+  KeyPool__ClientTokens__0=bench-client-token-0123456789
+  KeyPool__AdminToken=bench-admin-token-0123456789
   KeyPool__Keys__CheckOnStart=false
   KeyPool__Budgets__RequestsPerMinute=100000000
   KeyPool__Budgets__TokensPerMinute=100000000000
@@ -166,7 +166,10 @@ keypool_env() { # db-file upstream-base-url -> env assignments on stdout (one pe
 start_keypool() { # name port db upstream [extra env...]; sets KP_PID
   local name=$1 port=$2 db=$3 upstream=$4; shift 4
   mapfile -t envs < <(keypool_env "$db" "$upstream")
-  env "${envs[@]}" "$@" "$KEYPOOL" serve --urls "http://127.0.0.1:$port" >"$RUN/$name.log" 2>&1 &
+  local binary=$KEYPOOL
+  # KEYPOOL_B_BIN: run variant B from another build (e.g. the commit before a change) for an A/B of code, not settings.
+  [[ $name == keypool-b* && -n ${KEYPOOL_B_BIN:-} ]] && binary=$KEYPOOL_B_BIN
+  env "${envs[@]}" "$@" "$binary" serve --urls "http://127.0.0.1:$port" >"$RUN/$name.log" 2>&1 &
   KP_PID=$!; PIDS+=("$KP_PID")
   wait_port "$port" "$name"
 }
@@ -181,7 +184,7 @@ portkey_headers() { # upstream-base-url file
   for k in "${KEYS[@]}"; do targets+="$sep{\"provider\":\"openai\",\"api_key\":\"$k\",\"custom_host\":\"$1\",\"weight\":1}"; sep=","; done
   printf 'x-portkey-config: {"strategy":{"mode":"loadbalance"},"targets":[%s]}\n' "$targets" > "$2"
 }
-printf 'Authorization: Bearer bench-token\n' > "$TMP/h-keypool"
+printf 'Authorization: Bearer bench-client-token-0123456789\n' > "$TMP/h-keypool"
 printf 'Authorization: Bearer %s\n' "${KEYS[0]}" > "$TMP/h-direct"
 cp "$TMP/h-direct" "$TMP/h-nginx"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
@@ -345,7 +348,7 @@ if has_phase proxy; then
 
   if has_phase scale; then
     # Sign-ups: every request names a fresh user; the admin API assigns the least-loaded group.
-    printf 'Authorization: Bearer bench-admin\n' > "$TMP/h-admin"
+    printf 'Authorization: Bearer bench-admin-token-0123456789\n' > "$TMP/h-admin"
     line=$(BENCH_MODE=signup BENCH_HEADERS_FILE="$TMP/h-admin" timeout $((DURATION + 30)) wrk -t2 -c16 -d"${DURATION}s" \
              -s "$BENCH/scripts/chat.lua" "http://127.0.0.1:$KEYPOOL_PORT/api/admin/users" 2>&1 | grep '^RESULT' || true)
     meta signup "$line"
