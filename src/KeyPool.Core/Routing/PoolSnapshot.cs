@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 
@@ -16,6 +17,7 @@ public sealed class PoolSnapshot
     private readonly ConcurrentDictionary<string, int> _modelIds;
     private readonly Lock _windowsLock = new();
     private RateWindow?[][] _windows; // [team][model]; grown copy-on-write
+    private SharedBudgets? _shared;   // budgets shared with other instances, or null when this one is alone
 
     private PoolSnapshot(KeyRing ring, PoolMember[] members, ConcurrentDictionary<string, int> modelIds, RateWindow?[][] windows)
     {
@@ -46,7 +48,13 @@ public sealed class PoolSnapshot
     /// <summary>A small integer for a model name, stable for the process (names are few).</summary>
     public int ModelId(string? model) => _modelIds.GetOrAdd(model ?? "", static (_, ids) => ids.Count, _modelIds);
 
-    /// <summary>Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change.</summary>
+    /// <summary>The model name of an id from <see cref="ModelId"/> (names are few: a scan).</summary>
+    public string ModelName(int modelId) => _modelIds.FirstOrDefault(m => m.Value == modelId).Key ?? "";
+
+    /// <summary>
+    /// Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change;
+    /// with <paramref name="shared"/> each request also spends this instance's lease of the budget shared with other instances.
+    /// </summary>
     public static PoolSnapshot Build(
         KeyRing ring,
         IReadOnlyDictionary<int, GroupSettings> groups,
@@ -54,7 +62,8 @@ public sealed class PoolSnapshot
         BudgetOptions budgets,
         KeyHealthOptions health,
         TimeProvider time,
-        PoolSnapshot? previous = null)
+        PoolSnapshot? previous = null,
+        SharedBudgets? shared = null)
     {
         ArgumentNullException.ThrowIfNull(ring);
         var teamIndexes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -83,6 +92,7 @@ public sealed class PoolSnapshot
             windows[t] = [];
         }
         var snapshot = new PoolSnapshot(ring, members, previous?._modelIds ?? new ConcurrentDictionary<string, int>(StringComparer.Ordinal), windows);
+        snapshot._shared = shared;
         snapshot.CarryBudgets(previous);
         return snapshot;
     }
@@ -131,8 +141,16 @@ public sealed class PoolSnapshot
             return false;
         }
         var window = Window(member, request.ModelId);
+        var lease = _shared?.For(this, member, request.ModelId);
+        if (lease is not null && !lease.TryTake(request.Second, request.Tokens))
+        {
+            member.Health.Abandon();
+            _shared!.Wake();
+            return false;
+        }
         if (!window.TryAcquire(request.Second, request.Tokens))
         {
+            lease?.Untake(request.Second, request.Tokens);
             member.Health.Abandon();
             return false;
         }
@@ -140,7 +158,7 @@ public sealed class PoolSnapshot
         {
             member.CountSpillIn();
         }
-        admission = new Admission(member, reason, window, request.Second, request.Tokens);
+        admission = new Admission(member, reason, window, request.Second, request.Tokens, lease);
         return true;
     }
 
