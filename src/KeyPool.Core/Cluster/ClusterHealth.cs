@@ -8,7 +8,7 @@ public sealed class ClusterHealth
     /// <summary>Why shared state is unavailable, or null when all is well (or nothing is shared).</summary>
     public string? DegradedReason => _degradedReason;
 
-    /// <summary>Instances counted at the last heartbeat (1 before the first).</summary>
+    /// <summary>The N of the 1/N fallback: configured, else the instances counted at the last heartbeat (1 before the first).</summary>
     public int Instances { get; internal set; } = 1;
 
     /// <summary>Marks shared state unavailable. Returns true when it was available before (log once).</summary>

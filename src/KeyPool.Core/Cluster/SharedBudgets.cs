@@ -106,7 +106,7 @@ public sealed partial class SharedBudgets
                 {
                     var beat = await _ledger.HeartbeatAsync(InstanceId, second, (long)Math.Ceiling(_options.HeartbeatTimeout.TotalSeconds), cancellationToken).ConfigureAwait(false);
                     Volatile.Write(ref _heartbeatCount, beat.Instances);
-                    Health.Instances = beat.Instances;
+                    Health.Instances = Instances;
                     _lastHeartbeat = _time.GetTimestamp();
                     ledgerLost = _epoch is not null && _epoch != beat.Epoch;
                     _epoch = beat.Epoch;

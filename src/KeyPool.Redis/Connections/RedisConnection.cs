@@ -27,7 +27,14 @@ public sealed class RedisConnection : IAsyncDisposable
     public bool IsConnected => Multiplexer.IsConnected;
 
     /// <summary>Connects to <paramref name="connectionString"/> (StackExchange.Redis syntax: <c>host:port,password=…</c>); returns even when the server is down.</summary>
-    public static async Task<RedisConnection> ConnectAsync(string connectionString, string prefix)
+    public static async Task<RedisConnection> ConnectAsync(string connectionString, string prefix) =>
+        new(await ConnectionMultiplexer.ConnectAsync(Options(connectionString)).ConfigureAwait(false), prefix);
+
+    /// <summary>Connects synchronously (at composition, before anything runs); returns within the connect timeout even when the server is down.</summary>
+    public static RedisConnection Connect(string connectionString, string prefix) =>
+        new(ConnectionMultiplexer.Connect(Options(connectionString)), prefix);
+
+    private static ConfigurationOptions Options(string connectionString)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         var options = ConfigurationOptions.Parse(connectionString);
@@ -43,8 +50,7 @@ public sealed class RedisConnection : IAsyncDisposable
             options.AsyncTimeout = 1000; // a round on the ledger must not hang: the fallback is better than waiting
         }
         options.ReconnectRetryPolicy = new LinearRetry(250);
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-        return new RedisConnection(multiplexer, prefix);
+        return options;
     }
 
     internal string Key(string name) => $"{Prefix}:{name}";

@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Callers;
+using KeyPool.Core.Cluster;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Auth;
@@ -14,7 +15,8 @@ internal sealed class GatewayKeyRegistry(
     GatewayKeyCache cache,
     IOptions<GatewayOptions> options,
     TimeProvider time,
-    ILogger<GatewayKeyRegistry> logger)
+    ILogger<GatewayKeyRegistry> logger,
+    IClusterBus cluster)
 {
     public bool Enabled { get; } = options.Value.Auth.GatewayKeys.Enabled;
 
@@ -52,6 +54,7 @@ internal sealed class GatewayKeyRegistry(
             return false;
         }
         cache.Remove(hash);
+        cluster.Publish(new ClusterEvent(ClusterEventKind.GatewayKeyRevoked, GatewayKeyHash: Convert.ToHexString(hash.ToArray())));
         AuthLog.GatewayKeyRevoked(logger, keyId, userId);
         return true;
     }

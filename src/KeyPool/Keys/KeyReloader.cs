@@ -1,4 +1,5 @@
 using KeyPool.Configuration;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Keys;
 using KeyPool.Core.Routing;
 using KeyPool.Hosting;
@@ -18,8 +19,12 @@ internal sealed class KeyReloader(
     UpstreamKeyCheck check,
     IOptions<KeysOptions> options,
     TimeProvider time,
-    ILogger<KeyReloader> logger)
+    ILogger<KeyReloader> logger,
+    IClusterBus cluster)
 {
+    /// <summary>The trigger of a reload another instance asked for: not announced again.</summary>
+    public const string ClusterTrigger = "cluster";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public sealed record Outcome(bool Applied, string Message, int TotalKeys);
@@ -55,6 +60,10 @@ internal sealed class KeyReloader(
                 await KeyChecks.RunAsync(next.Ring, fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
             }
             Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
+            if (trigger != ClusterTrigger)
+            {
+                cluster.Publish(new ClusterEvent(ClusterEventKind.KeysReloaded)); // the other instances reload too
+            }
             return new Outcome(true, diff.ToString(), next.Ring.Count);
         }
         finally
