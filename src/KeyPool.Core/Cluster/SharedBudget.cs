@@ -12,7 +12,9 @@ namespace KeyPool.Core.Cluster;
 /// </summary>
 public sealed class SharedBudget
 {
-    private const int IdleSeconds = 5;
+    // A budget used within the last minute keeps a lease of at least one request a second, so a quiet key
+    // does not make its next request wait for a lease.
+    private const int IdleSeconds = 60;
     private const int SpentHistory = 62;
 
     private readonly Lock _lock = new();

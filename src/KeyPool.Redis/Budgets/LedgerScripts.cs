@@ -51,8 +51,9 @@ internal static class LedgerScripts
         if roomR > 0 and roomT >= minT then
           gR = math.min(askR, math.max(1, math.ceil(roomR / share)))
           gT = math.min(askT, roomT, math.max(minT, math.ceil(roomT / share)))
-          redis.call('HINCRBY', h, 'r' .. s, gR)
-          redis.call('HINCRBY', h, 't' .. s, gT)
+          -- %d: Lua would print a large number as 1e+15, which HINCRBY refuses
+          redis.call('HINCRBY', h, 'r' .. s, string.format('%d', gR))
+          redis.call('HINCRBY', h, 't' .. s, string.format('%d', gT))
         end
         redis.call('PEXPIRE', h, ARGV[10])
         return {gR, gT, wr + gR, wt + gT}
