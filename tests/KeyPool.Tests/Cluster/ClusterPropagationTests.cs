@@ -2,8 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using KeyPool.Core.Users;
+using KeyPool.Sqlite;
 using KeyPool.Tests.Infrastructure;
 using KeyPool.TestServers;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KeyPool.Tests.Cluster;
 
@@ -76,6 +79,28 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
             using var after = await _b.Http.SendAsync(_b.ChatRequest(GatewayHarness.ChatBody(), token: key));
             return after.StatusCode == HttpStatusCode.Unauthorized;
         });
+    }
+
+    [Fact]
+    public async Task RebalanceOnOneInstance_ClearsTheUserCacheOfTheOther_WithinOneSecond()
+    {
+        await using (var store = new SqliteStore($"Data Source={_a.DatabasePath}", TimeProvider.System))
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                await store.GetOrAssignAsync($"crowded-{i}", "free", [1], CancellationToken.None); // 6, 0, 0: uneven
+            }
+        }
+        var (status, _, _) = await _b.ChatAsync("crowded-0"); // cached on B
+        Assert.Equal(200, status);
+        var cacheOfB = _b.App.Services.GetRequiredService<UserGroupCache>();
+        Assert.NotEqual(0, cacheOfB.Count);
+
+        using var rebalance = await _a.Http.SendAsync(_a.Admin(HttpMethod.Post, "/api/admin/rebalance"));
+        Assert.Equal(HttpStatusCode.OK, rebalance.StatusCode);
+        Assert.True((await rebalance.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("moved").GetInt64() > 0);
+
+        await AssertWithinAsync(() => Task.FromResult(cacheOfB.Count == 0));
     }
 
     [Fact]
