@@ -208,9 +208,13 @@ public sealed class SharedBudget
             var runningLow = _second == second && _requestsLeft * 2 < _requestsGranted && _demandSecond == second && _demandRequests > _requestsGranted / 2;
             if ((_wanted || runningLow || _second != second || _requestsGranted == 0) && _exhaustedSecond != second)
             {
-                var wanted = Math.Clamp(rate - _requestsGranted + 1, 1, cap);
+                // A request found the lease empty (demand is ramping up): ask for a fair share of the second at once,
+                // not just the shortfall, so only the first requests of a ramp miss.
+                var wanted = _wanted
+                    ? Math.Clamp(Math.Max(2 * rate - _requestsGranted, (cap + instances - 1) / instances), 1, cap)
+                    : Math.Clamp(rate - _requestsGranted + 1, 1, cap);
                 topUp = new LeaseRequest(second, wanted, Math.Max(wanted * tokensPerRequest, _largestWaiting), Math.Max(1, _largestWaiting),
-                    _requestsGranted == 0 ? instances : 1);
+                    _wanted || _requestsGranted == 0 ? instances : 1);
             }
             if (_nextSecond != second + 1)
             {
