@@ -7,6 +7,7 @@ using System.Text.Json;
 using KeyPool.Emulator;
 using KeyPool.Tests.Infrastructure;
 using KeyPool.TestServers;
+using Microsoft.Data.Sqlite;
 
 namespace KeyPool.Tests.Cluster;
 
@@ -14,7 +15,8 @@ namespace KeyPool.Tests.Cluster;
 /// Three real <c>keypool serve</c> processes share one Redis and one store in front of one emulator with
 /// per-team limits, under an offered load of three times the pool's capacity, with Redis stopped and
 /// restarted mid-run: the upstream never answers 429, every client request succeeds or gets KeyPool's own
-/// 429 with Retry-After, health says DEGRADED during the outage, and each user has one group everywhere.
+/// 429 with Retry-After, health says DEGRADED during the outage, each user has one group everywhere, and the
+/// usage the three wrote adds up to what the upstream served.
 /// </summary>
 public sealed class ClusterLoadTests : IAsyncLifetime
 {
@@ -133,11 +135,28 @@ public sealed class ClusterLoadTests : IAsyncLifetime
 
         // Resynchronised: all instances leave the fallback once Redis is back.
         await WaitUntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"));
+        // No usage lost: what the instances flushed adds up to what the upstream served.
+        var servedUpstream = _emulator.Served.Count(s => s.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await StoredRequestsAsync() != servedUpstream && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(servedUpstream, await StoredRequestsAsync());
         foreach (var user in users)
         {
             var groups = await Task.WhenAll(_instances.Select(i => GroupOfAsync(i, user)));
             Assert.True(groups.Distinct().Count() == 1, $"{user} has groups {string.Join(", ", groups)} on the three instances");
         }
+    }
+
+    private async Task<long> StoredRequestsAsync()
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_directory, "keypool.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(SUM(total_requests), 0) FROM api_key_stats";
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<(int Status, bool RetryAfter, string Body)> ChatAsync(KeyPoolProcess instance, string user)
