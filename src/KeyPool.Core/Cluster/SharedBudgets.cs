@@ -123,13 +123,11 @@ public sealed partial class SharedBudgets
                     }
                 }
                 var instances = Math.Max(1, Volatile.Read(ref _heartbeatCount));
-                foreach (var budget in _budgets.Values)
-                {
-                    if (budget.IsActive(second))
-                    {
-                        await budget.RefreshAsync(_ledger, second, instances, cancellationToken).ConfigureAwait(false);
-                    }
-                }
+                // All budgets at once: the connection pipelines the scripts, so a round costs about one round-trip
+                // however many (team, model) budgets there are.
+                await Task.WhenAll(_budgets.Values
+                    .Where(b => b.IsActive(second))
+                    .Select(b => b.RefreshAsync(_ledger, second, instances, cancellationToken))).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
