@@ -7,7 +7,6 @@ using KeyPool.Core.Routing;
 using KeyPool.Redis.Budgets;
 using KeyPool.Redis.Connections;
 using KeyPool.TestServers;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KeyPool.Benchmarks;
 
@@ -36,7 +35,7 @@ public class SharedBudgetBenchmarks
     {
         _redis = RedisServer.StartAsync().GetAwaiter().GetResult();
         _connection = RedisConnection.ConnectAsync(_redis.ConnectionString, "bench").GetAwaiter().GetResult();
-        _budgets = new SharedBudgets(new RedisBudgetLedger(_connection), new ClusterOptions { Prefix = "bench" }, new ClusterHealth(), TimeProvider.System, NullLogger<SharedBudgets>.Instance);
+        _budgets = new SharedBudgets(new RedisBudgetLedger(_connection), new ClusterOptions { Prefix = "bench" }, new ClusterHealth(), TimeProvider.System);
         _alone = Router(null);
         _shared = Router(_budgets);
         _model = _shared.Pool.ModelId("grok-4.3");

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Routing;
-using Microsoft.Extensions.Logging;
 
 namespace KeyPool.Core.Cluster;
 
@@ -11,13 +10,12 @@ namespace KeyPool.Core.Cluster;
 /// request found its lease empty), sends the heartbeat, switches all budgets to their 1/N fallback when the
 /// ledger is unreachable and back when it answers again.
 /// </summary>
-public sealed partial class SharedBudgets
+public sealed class SharedBudgets
 {
     private readonly ConcurrentDictionary<(string Team, int ModelId), SharedBudget> _budgets = new();
     private readonly IBudgetLedger _ledger;
     private readonly ClusterOptions _options;
     private readonly TimeProvider _time;
-    private readonly ILogger _logger;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _round = new(1, 1);
     private int _wakePending;
@@ -26,13 +24,12 @@ public sealed partial class SharedBudgets
     private string? _epoch;
 
     /// <summary>Creates the budgets of one instance over <paramref name="ledger"/>.</summary>
-    public SharedBudgets(IBudgetLedger ledger, ClusterOptions options, ClusterHealth health, TimeProvider time, ILogger<SharedBudgets> logger)
+    public SharedBudgets(IBudgetLedger ledger, ClusterOptions options, ClusterHealth health, TimeProvider time)
     {
         _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         Health = health ?? throw new ArgumentNullException(nameof(health));
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         InstanceId = options.ResolveInstanceId();
     }
 
@@ -88,10 +85,14 @@ public sealed partial class SharedBudgets
         Volatile.Write(ref _wakePending, 0);
     }
 
-    /// <summary>One round with the ledger for every budget in use. Never throws for an unreachable ledger: it falls back instead.</summary>
-    public async Task RefreshAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One round with the ledger for every budget in use. Never throws for an unreachable ledger: it falls back
+    /// instead. Returns what changed, for the caller to log (once per change).
+    /// </summary>
+    public async Task<RoundOutcome> RefreshAsync(CancellationToken cancellationToken)
     {
         await _round.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var outcome = default(RoundOutcome);
         try
         {
             var now = _time.GetUtcNow();
@@ -119,7 +120,7 @@ public sealed partial class SharedBudgets
                     }
                     if (Health.MarkUp() || ledgerLost)
                     {
-                        LogBack(_logger, Instances, ledgerLost);
+                        outcome = new RoundOutcome(RoundChange.Back, null, Instances, ledgerLost);
                     }
                 }
                 var instances = Math.Max(1, Volatile.Read(ref _heartbeatCount));
@@ -139,7 +140,7 @@ public sealed partial class SharedBudgets
                 }
                 if (Health.MarkDown(reason))
                 {
-                    LogDown(_logger, reason, instances);
+                    outcome = new RoundOutcome(RoundChange.Down, reason, instances, false);
                 }
             }
         }
@@ -147,13 +148,29 @@ public sealed partial class SharedBudgets
         {
             _round.Release();
         }
+        return outcome;
     }
 
     private long Second => _time.GetUtcNow().ToUnixTimeSeconds();
 
-    [LoggerMessage(600, LogLevel.Error, "Shared state unavailable ({Reason}): each instance now serves 1/{Instances} of every budget until it is back")]
-    private static partial void LogDown(ILogger logger, string reason, int instances);
-
-    [LoggerMessage(601, LogLevel.Information, "Shared state is back ({Instances} instances; it had lost its data: {Lost}): recent spends written, budgets leased again")]
-    private static partial void LogBack(ILogger logger, int instances, bool lost);
 }
+
+/// <summary>What a round changed: the shared state went down or came back.</summary>
+public enum RoundChange
+{
+    /// <summary>Nothing to report.</summary>
+    None,
+
+    /// <summary>The ledger became unreachable: every budget is on its 1/N fallback.</summary>
+    Down,
+
+    /// <summary>The ledger answers again (or was found to have lost its data): spends written, leasing again.</summary>
+    Back,
+}
+
+/// <summary>The result of <see cref="SharedBudgets.RefreshAsync"/>.</summary>
+/// <param name="Change">What changed.</param>
+/// <param name="Reason">Why the ledger is unreachable (<see cref="RoundChange.Down"/>).</param>
+/// <param name="Instances">The N of the fallback.</param>
+/// <param name="LedgerLost">The ledger had lost its data (<see cref="RoundChange.Back"/>).</param>
+public readonly record struct RoundOutcome(RoundChange Change, string? Reason, int Instances, bool LedgerLost);

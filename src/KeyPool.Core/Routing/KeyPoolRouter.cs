@@ -6,9 +6,11 @@ using KeyPool.Core.Keys;
 namespace KeyPool.Core.Routing;
 
 /// <summary>
-/// Admits requests to keys: the configured policy picks and reserves; when no key has budget the
-/// request waits (bounded in time and in number of waiters) for the next second's capacity.
-/// Holds the current <see cref="PoolSnapshot"/>, replaced whole when keys or teams change.
+/// The one holder of the current pool (keys, teams, budgets, health) and the door to it: the
+/// configured policy picks a key and reserves its budget; when no key has budget the request waits
+/// (bounded in time and in number of waiters) for the next second's capacity. The
+/// <see cref="PoolSnapshot"/> is replaced whole when keys or teams change; a request takes it once
+/// and uses it throughout (user assignment, routing, scrubbing secrets).
 /// </summary>
 public sealed class KeyPoolRouter
 {
@@ -18,6 +20,7 @@ public sealed class KeyPoolRouter
     private readonly TimeProvider _time;
     private readonly SharedBudgets? _shared;
     private readonly Lock _loadLock = new();
+    private readonly IKeySelectionPolicy _noUser = new MostHeadroomPolicy();
     private volatile PoolSnapshot _pool;
     private IReadOnlyDictionary<int, GroupSettings> _groups;
     private IReadOnlyDictionary<int, string> _teams = new Dictionary<int, string>();
@@ -51,11 +54,11 @@ public sealed class KeyPoolRouter
     /// <summary>The policy in use.</summary>
     public IKeySelectionPolicy Policy { get; }
 
-    /// <summary>The per-group settings in force.</summary>
-    public IReadOnlyDictionary<int, GroupSettings> Groups => _groups;
-
     /// <summary>The pool now.</summary>
     public PoolSnapshot Pool => _pool;
+
+    /// <summary>The last change of keys (for health), or null before any load changed something.</summary>
+    public PoolChange? LastChange { get; private set; }
 
     /// <summary>Requests refused for lack of capacity anywhere.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
@@ -70,12 +73,18 @@ public sealed class KeyPoolRouter
     /// <param name="ring">The keys from now on.</param>
     /// <param name="discoveredTeams">Teams the upstream reported, by group; merged with those known (a replaced key forgets its team).</param>
     /// <param name="groups">New per-group settings, or null to keep the current ones.</param>
-    public void Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
+    /// <returns>What changed in the keys.</returns>
+    public KeyRingDiff Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
     {
         ArgumentNullException.ThrowIfNull(ring);
         lock (_loadLock)
         {
             var current = _pool;
+            var diff = KeyRingDiff.Between(current.Ring, ring);
+            if (!diff.IsEmpty)
+            {
+                LastChange = new PoolChange(_time.GetUtcNow(), diff.ToString());
+            }
             var teams = _teams
                 .Where(t => ring.Find(t.Key) is { } key && current.Find(t.Key)?.Key.Secret == key.Secret)
                 .ToDictionary(t => t.Key, t => t.Value);
@@ -86,26 +95,85 @@ public sealed class KeyPoolRouter
             _teams = teams;
             _groups = groups ?? _groups;
             _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current, _shared);
+            return diff;
         }
     }
 
-    /// <summary>Admits without waiting; null when no key can take the request now.</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
-        Policy.Select(_pool, new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup));
-
-    /// <summary>Admits, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies what the upstream said of some keys (<c>GET /v1/api-key</c>): their teams go into the pool, their
+    /// model ACLs into routing, and keys it reports unusable are taken out.
+    /// </summary>
+    /// <returns>The groups revoked by this call, with the reason (for one log line each).</returns>
+    public IReadOnlyList<(int Group, string Problem)> ApplyKeyReports(IReadOnlyCollection<KeyReport> reports)
     {
-        var admission = TryAdmit(userGroup, modelId, tokens, excludeGroup);
-        return admission is not null
-            ? ValueTask.FromResult(admission)
-            : new ValueTask<Admission?>(WaitAsync(userGroup, modelId, tokens, excludeGroup, cancellationToken));
+        ArgumentNullException.ThrowIfNull(reports);
+        if (reports.Any(r => r.Team is not null))
+        {
+            Load(_pool.Ring, reports.Where(r => r.Team is not null).ToDictionary(r => r.Group, r => r.Team!));
+        }
+        var pool = _pool;
+        var revoked = new List<(int, string)>();
+        foreach (var report in reports)
+        {
+            if (pool.Find(report.Group) is not { } member)
+            {
+                continue;
+            }
+            member.SetAcl(report.Acl);
+            if (report.Problem is { } problem && member.Health.Revoke(problem))
+            {
+                revoked.Add((report.Group, problem));
+            }
+        }
+        return revoked;
     }
 
-    /// <summary>Seconds a refused caller should wait: until the soonest budget frees.</summary>
-    public int RetryAfterSeconds(int modelId)
+    /// <summary>Puts a revoked key back with a clean slate (the admin said so, or the upstream reports it enabled).</summary>
+    /// <returns>False when the group has no key.</returns>
+    public bool Reenable(int group)
     {
-        var pool = _pool;
+        if (_pool.Find(group) is not { } member)
+        {
+            return false;
+        }
+        member.Health.Reenable();
+        return true;
+    }
+
+    /// <summary>Admits to the current pool without waiting; null when no key can take the request now.</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
+        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup);
+
+    /// <summary>
+    /// Admits to <paramref name="pool"/> without waiting; null when no key can take the request now. A request
+    /// of no user (group 0, e.g. <c>GET /v1/models</c>) goes to the key with most headroom: it is not a spill.
+    /// </summary>
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup = 0)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return (userGroup == 0 ? _noUser : Policy).Select(pool, new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup));
+    }
+
+    /// <summary>Admits to the current pool, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
+        AdmitAsync(_pool, userGroup, modelId, tokens, excludeGroup, cancellationToken);
+
+    /// <summary>Admits to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    {
+        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup);
+        return admission is not null
+            ? ValueTask.FromResult(admission)
+            : new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, cancellationToken));
+    }
+
+    /// <summary>Seconds a refused caller should wait: until the soonest budget of the current pool frees.</summary>
+    public int RetryAfterSeconds(int modelId) => RetryAfterSeconds(_pool, modelId);
+
+    /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
+    public int RetryAfterSeconds(PoolSnapshot pool, int modelId)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
         var second = Second;
         var best = 60;
         foreach (var member in pool.Members)
@@ -118,7 +186,7 @@ public sealed class KeyPoolRouter
         return Math.Max(1, best);
     }
 
-    private async Task<Admission?> WaitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    private async Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
     {
         if (_options.MaxQueueWait <= TimeSpan.Zero || Interlocked.Increment(ref _waiting) > _options.MaxQueueLength)
         {
@@ -126,7 +194,7 @@ public sealed class KeyPoolRouter
             {
                 Interlocked.Decrement(ref _waiting);
             }
-            return Reject(userGroup);
+            return Reject(pool, userGroup);
         }
         try
         {
@@ -139,16 +207,16 @@ public sealed class KeyPoolRouter
                 var wake = nextSecond < deadline ? nextSecond : deadline;
                 if (wake <= now)
                 {
-                    return Reject(userGroup);
+                    return Reject(pool, userGroup);
                 }
                 await Task.Delay(wake - now, _time, cancellationToken).ConfigureAwait(false);
-                if (TryAdmit(userGroup, modelId, tokens, excludeGroup) is { } admission)
+                if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup) is { } admission)
                 {
                     return admission;
                 }
                 if (_time.GetUtcNow() >= deadline)
                 {
-                    return Reject(userGroup);
+                    return Reject(pool, userGroup);
                 }
             }
         }
@@ -158,10 +226,22 @@ public sealed class KeyPoolRouter
         }
     }
 
-    private Admission? Reject(int userGroup)
+    private Admission? Reject(PoolSnapshot pool, int userGroup)
     {
         Interlocked.Increment(ref _rejected);
-        _pool.Find(userGroup)?.CountRejection();
+        pool.Find(userGroup)?.CountRejection();
         return null;
     }
 }
+
+/// <summary>A change of the pool's keys, for health.</summary>
+/// <param name="At">When it was loaded.</param>
+/// <param name="Change">What changed, in words (groups only, never a key).</param>
+public sealed record PoolChange(DateTimeOffset At, string Change);
+
+/// <summary>What the upstream said of one key.</summary>
+/// <param name="Group">The key's group.</param>
+/// <param name="Team">Its team, when reported.</param>
+/// <param name="Problem">Why it cannot serve (disabled, blocked), or null.</param>
+/// <param name="Acl">The models it may use; null for all or unknown.</param>
+public sealed record KeyReport(int Group, string? Team, string? Problem, ModelAcl? Acl);

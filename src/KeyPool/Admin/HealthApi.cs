@@ -49,7 +49,7 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, KeyRingProvider keys, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken)
+        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -88,7 +88,7 @@ internal static class HealthApi
             // Still serving, on a 1/N share of every budget: say so instead of the capacity grade.
             health = health with { Status = HealthStatuses.Degraded, Message = $"Shared state unavailable ({reason}): each of {cluster.Instances} instances serves 1/{cluster.Instances} of every budget. {health.Message}" };
         }
-        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, keys.LastChange?.Change, keys.LastChange?.At);
+        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, router.LastChange?.Change, router.LastChange?.At);
         return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
     }
 }

@@ -29,8 +29,7 @@ internal static class ClusterServices
             sp.GetRequiredService<IBudgetLedger>(),
             sp.GetRequiredService<IOptions<ClusterOptions>>().Value,
             sp.GetRequiredService<ClusterHealth>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SharedBudgets>>()));
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IClusterBus>(sp => new RedisClusterBus(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<SharedBudgets>().InstanceId));
         services.AddHostedService<ClusterSync>();
         return services;

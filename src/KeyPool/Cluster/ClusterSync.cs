@@ -41,7 +41,15 @@ internal sealed class ClusterSync(
             while (!stoppingToken.IsCancellationRequested)
             {
                 WireKeyHealth();
-                await budgets.RefreshAsync(stoppingToken);
+                var outcome = await budgets.RefreshAsync(stoppingToken);
+                if (outcome.Change == RoundChange.Down)
+                {
+                    ClusterLog.Down(logger, outcome.Reason!, outcome.Instances);
+                }
+                else if (outcome.Change == RoundChange.Back)
+                {
+                    ClusterLog.Back(logger, outcome.Instances, outcome.LedgerLost);
+                }
                 await budgets.WaitAsync(options.Value.LeaseInterval, stoppingToken);
             }
         }

@@ -1,5 +1,8 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Health;
+using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Configuration;
@@ -13,8 +16,43 @@ internal sealed class OptionsValidation :
     IValidateOptions<UsageOptions>,
     IValidateOptions<RoutingOptions>,
     IValidateOptions<BudgetOptions>,
-    IValidateOptions<KeysOptions>
+    IValidateOptions<KeysOptions>,
+    IValidateOptions<KeyHealthOptions>,
+    IValidateOptions<ForwardedHeadersSettings>,
+    IValidateOptions<Models.ModelsOptions>,
+    IValidateOptions<CapacityOptions>,
+    IValidateOptions<Dictionary<string, TierOptions>>
 {
+    public ValidateOptionsResult Validate(string? name, Models.ModelsOptions options) => Result(
+    [
+        (options.RefreshInterval < TimeSpan.FromSeconds(10), $"KeyPool:Models:RefreshInterval must be at least 10 s, not {options.RefreshInterval}."),
+        .. options.Aliases.Where(a => string.IsNullOrWhiteSpace(a.Value)).Select(a => (true, $"KeyPool:Models:Aliases:{a.Key} must name a model.")),
+    ]);
+
+    public ValidateOptionsResult Validate(string? name, ForwardedHeadersSettings options) => Result(
+        options.KnownProxies.Select(p => (!System.Net.IPAddress.TryParse(p, out _), $"KeyPool:ForwardedHeaders:KnownProxies: '{p}' is not an IP address.")).ToArray());
+
+    public ValidateOptionsResult Validate(string? name, KeyHealthOptions options) => Result(
+        (options.BreakerFailures < 1, $"KeyPool:Health:BreakerFailures must be at least 1, not {options.BreakerFailures}."),
+        (options.BreakerOpenFor <= TimeSpan.Zero, $"KeyPool:Health:BreakerOpenFor must be positive, not {options.BreakerOpenFor}."),
+        (options.CooldownBase <= TimeSpan.Zero, $"KeyPool:Health:CooldownBase must be positive, not {options.CooldownBase}."),
+        (options.CooldownMax < options.CooldownBase, $"KeyPool:Health:CooldownMax ({options.CooldownMax}) must not be shorter than CooldownBase ({options.CooldownBase})."),
+        (options.ModelDeniedFor <= TimeSpan.Zero, $"KeyPool:Health:ModelDeniedFor must be positive, not {options.ModelDeniedFor}."),
+        (options.RevokedProbeInterval <= TimeSpan.Zero, $"KeyPool:Health:RevokedProbeInterval must be positive, not {options.RevokedProbeInterval}."));
+
+    public ValidateOptionsResult Validate(string? name, CapacityOptions options) => Result(
+        (options.DailyUsersPerKey < 1, $"KeyPool:Capacity:DailyUsersPerKey must be at least 1, not {options.DailyUsersPerKey}."),
+        (options.ConcurrentUsersPerKey < 1, $"KeyPool:Capacity:ConcurrentUsersPerKey must be at least 1, not {options.ConcurrentUsersPerKey}."),
+        (options.RequestsPerDayPerKey < 1, $"KeyPool:Capacity:RequestsPerDayPerKey must be at least 1, not {options.RequestsPerDayPerKey}."));
+
+    public ValidateOptionsResult Validate(string? name, Dictionary<string, TierOptions> options) => Result(
+        options.SelectMany(t => new (bool, string)[]
+        {
+            (t.Key.Length > 64, $"KeyPool:Tiers: a tier name must be at most 64 characters, not {t.Key.Length}."),
+            (t.Value.Model is { } model && (string.IsNullOrWhiteSpace(model) || model.Length > 256),
+                $"KeyPool:Tiers:{t.Key}:Model must be a model name (1 to 256 characters) or unset."),
+        }).ToArray());
+
     public ValidateOptionsResult Validate(string? name, RoutingOptions options) => Result(
         (!KeySelectionPolicies.All.Contains(options.Policy, StringComparer.OrdinalIgnoreCase),
             $"KeyPool:Routing:Policy '{options.Policy}' is unknown: use one of {string.Join(", ", KeySelectionPolicies.All)}."),
@@ -40,21 +78,64 @@ internal sealed class OptionsValidation :
     public ValidateOptionsResult Validate(string? name, GatewayOptions options) => Result(AuthOptionsValidation.Checks(options).ToArray());
 
     public ValidateOptionsResult Validate(string? name, UpstreamOptions options) => Result(
+    [
         (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https"),
             $"KeyPool:Upstream:BaseUrl must be an absolute http(s) URL, not '{options.BaseUrl}'."),
+        (options.BaseUrl.IsAbsoluteUri && options.BaseUrl.Scheme == "http" && !AuthOptionsValidation.IsLoopback(options.BaseUrl) && !options.AllowInsecureHttp,
+            $"KeyPool:Upstream:BaseUrl '{options.BaseUrl}' is plain http to another machine: the keys would cross the network in clear. Use https, or set KeyPool:Upstream:AllowInsecureHttp=true."),
         (options.Timeout <= TimeSpan.Zero, $"KeyPool:Upstream:Timeout must be positive, not {options.Timeout}."),
-        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."));
+        (options.MaxBufferedAnswerBytes < 1024, $"KeyPool:Upstream:MaxBufferedAnswerBytes must be at least 1024, not {options.MaxBufferedAnswerBytes}."),
+        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."),
+        .. (options.AllowedPaths ?? []).Concat(options.ClientTokenAllowedPaths).Where(e => !IsEndpointEntry(e))
+            .Select(e => (true, $"KeyPool:Upstream allowed path '{e}' must read 'METHOD path', e.g. 'POST chat/completions' ('*' is one segment).")),
+    ]);
+
+    private static bool IsEndpointEntry(string entry) =>
+        entry.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var method, var path]
+        && method.All(char.IsAsciiLetter) && EndpointAllowList.IsClean(path.Trim('/').Replace("*", "x", StringComparison.Ordinal));
 
     public ValidateOptionsResult Validate(string? name, UsersOptions options) => Result(
         (options.CacheSize < 2, $"KeyPool:Users:CacheSize must be at least 2, not {options.CacheSize}."),
         (string.IsNullOrWhiteSpace(options.DefaultTier), "KeyPool:Users:DefaultTier must not be empty."));
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options) => Result(
-        (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."));
+        (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."),
+        (options.MaxConcurrentRequests < 1, $"KeyPool:Limits:MaxConcurrentRequests must be at least 1, not {options.MaxConcurrentRequests}."));
 
     public ValidateOptionsResult Validate(string? name, UsageOptions options) => Result(
         (options.FlushInterval <= TimeSpan.Zero || options.FlushInterval > TimeSpan.FromSeconds(1),
             $"KeyPool:Usage:FlushInterval must be more than 0 and at most 1 s, not {options.FlushInterval}."));
+
+    /// <summary>
+    /// Validates every section at once and throws one <see cref="OptionsValidationException"/> listing all problems.
+    /// Hosted services read options in their constructors, which would otherwise report only the first bad section.
+    /// </summary>
+    public static void ThrowIfAnyInvalid(IServiceProvider services)
+    {
+        Type[] sections =
+        [
+            typeof(GatewayOptions), typeof(KeysOptions), typeof(UpstreamOptions), typeof(UsersOptions), typeof(LimitsOptions),
+            typeof(UsageOptions), typeof(RoutingOptions), typeof(BudgetOptions), typeof(KeyHealthOptions), typeof(CapacityOptions),
+            typeof(Dictionary<string, TierOptions>), typeof(ForwardedHeadersSettings), typeof(Models.ModelsOptions),
+        ];
+        var failures = new List<string>();
+        foreach (var section in sections)
+        {
+            var options = services.GetRequiredService(typeof(IOptions<>).MakeGenericType(section));
+            try
+            {
+                _ = options.GetType().GetProperty(nameof(IOptions<object>.Value))!.GetValue(options);
+            }
+            catch (System.Reflection.TargetInvocationException exception) when (exception.InnerException is OptionsValidationException invalid)
+            {
+                failures.AddRange(invalid.Failures);
+            }
+        }
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException("KeyPool", typeof(OptionsValidation), failures);
+        }
+    }
 
     private static ValidateOptionsResult Result(params (bool Failed, string Message)[] checks)
     {

@@ -6,16 +6,20 @@ using KeyPool.Core.Budgets;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Dashboard;
 using KeyPool.Keys;
 using KeyPool.Metrics;
+using KeyPool.Models;
+using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Sqlite;
 using KeyPool.Usage;
 using KeyPool.Users;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Hosting;
@@ -31,11 +35,12 @@ internal static class GatewayServices
         services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateOnStart();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateOnStart();
         services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateOnStart();
-        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section);
+        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section).ValidateOnStart();
         services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.Section).ValidateOnStart();
-        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section);
-        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers");
+        services.AddOptions<ForwardedHeadersSettings>().BindConfiguration(ForwardedHeadersSettings.Section).ValidateOnStart();
+        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section).ValidateOnStart();
+        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers").ValidateOnStart();
         services.AddSingleton<OptionsValidation>();
         services.AddSingleton<IValidateOptions<GatewayOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<UpstreamOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
@@ -45,6 +50,10 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<RoutingOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<KeyHealthOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<ForwardedHeadersSettings>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<CapacityOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<Dictionary<string, TierOptions>>>(sp => sp.GetRequiredService<OptionsValidation>());
 
         var keys = KeySet.Load(configuration);
         if (keys.Problems.Count > 0)
@@ -57,7 +66,7 @@ internal static class GatewayServices
             throw new StartupException(
                 $"No upstream API keys found: set {prefix}, {prefix}_2, … {prefix}_N (the prefix is KeyPool:Keys:EnvPrefix) or KeyPool:Keys:File, or try `keypool serve --demo`.");
         }
-        services.AddSingleton(new KeyRingProvider(keys));
+        services.AddSingleton(keys); // the keys found at start; from then on the router holds the pool
         services.AddSingleton<KeyReloader>();
         services.AddHostedService<KeyReloadTriggers>();
 
@@ -76,20 +85,36 @@ internal static class GatewayServices
             var time = sp.GetRequiredService<TimeProvider>();
             var policy = KeySelectionPolicies.Create(routing.Policy, routing, sp.GetService<Random>() ?? Random.Shared)!;
             return new KeyPoolRouter(
-                sp.GetRequiredService<KeyRingProvider>().Current,
+                keys.Ring,
                 policy,
                 routing,
                 sp.GetRequiredService<IOptions<BudgetOptions>>().Value,
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
-                sp.GetRequiredService<KeyRingProvider>().Set.Groups,
+                keys.Groups,
                 time,
                 sp.GetService<SharedBudgets>());
         });
         services.AddKeyPoolCluster(configuration);
         services.AddSingleton<UpstreamKeyCheck>();
+        services.AddSingleton<KeyAccessProbe>();
+        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelsOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton(sp =>
+        {
+            var models = sp.GetRequiredService<IOptions<ModelsOptions>>().Value;
+            return new ModelCatalog(models.Known, models.Aliases);
+        });
+        services.AddSingleton<ModelListRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
         services.AddKeyPoolCallers(connectionString);
         services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<DeadlineSources>();
+        services.AddSingleton<EndpointAllowList>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
+        services.AddSingleton<RequestPlanner>();
+        services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();
 
@@ -104,6 +129,7 @@ internal static class GatewayServices
 
     public static WebApplication MapKeyPool(this WebApplication app)
     {
+        app.UseKnownProxies();
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);
         var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
@@ -115,6 +141,27 @@ internal static class GatewayServices
         app.MapDashboard();
         app.MapMetrics();
         return app;
+    }
+
+    /// <summary>
+    /// Believes <c>X-Forwarded-For</c> only from the proxies named in <c>KeyPool:ForwardedHeaders:KnownProxies</c>
+    /// (never by default, not even from loopback): a caller could otherwise pick the address it is throttled by.
+    /// </summary>
+    private static void UseKnownProxies(this WebApplication app)
+    {
+        var proxies = app.Configuration.GetSection(ForwardedHeadersSettings.Section).Get<ForwardedHeadersSettings>()?.KnownProxies ?? [];
+        if (proxies.Count == 0)
+        {
+            return;
+        }
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = 1 };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var proxy in proxies)
+        {
+            options.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+        }
+        app.UseForwardedHeaders(options);
     }
 
     private static void TryAddSingletonTime(this IServiceCollection services)

@@ -4,6 +4,7 @@ using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
+using KeyPool.Models;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Hosting;
@@ -13,9 +14,10 @@ internal sealed class GatewayStartup(
     IUserStore users,
     IUsageStore usageStore,
     UsageRecorder recorder,
-    KeyRingProvider keys,
+    KeySet keys,
     KeyPoolRouter router,
     UpstreamKeyCheck check,
+    ModelListRefresher models,
     IOptions<KeysOptions> keysOptions,
     ILogger<GatewayStartup> logger) : IHostedService
 {
@@ -24,20 +26,21 @@ internal sealed class GatewayStartup(
         await users.InitializeAsync(cancellationToken);
         await usageStore.InitializeAsync(cancellationToken);
         recorder.LoadTotals(await usageStore.ReadAllAsync(cancellationToken));
-        var ring = keys.Current;
+        var ring = router.Pool.Ring;
         Log.KeysDetected(logger, ring.Count, string.Join(", ", ring.Groups));
-        foreach (var warning in keys.Set.Warnings)
+        foreach (var warning in keys.Warnings)
         {
             Log.KeyWarning(logger, warning);
         }
         if (keysOptions.Value.CheckOnStart)
         {
-            await KeyChecks.RunAsync(ring, ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
+            await KeyChecks.RunAsync(ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
             foreach (var sentence in PoolReport.SharedTeams(router.Pool))
             {
                 Log.SharedTeam(logger, sentence);
             }
         }
+        await models.RefreshAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -30,14 +30,17 @@ internal static partial class Log
     [LoggerMessage(204, LogLevel.Warning, "Upstream timed out after {Timeout} for group {Group}")]
     public static partial void UpstreamTimeout(ILogger logger, int group, TimeSpan timeout);
 
-    [LoggerMessage(205, LogLevel.Warning, "Upstream stream of group {Group} failed after it started: {Reason}")]
-    public static partial void StreamFailed(ILogger logger, int group, string reason);
+    [LoggerMessage(205, LogLevel.Warning, "Upstream answer of group {Group} broke off ({Reason}); the client had part of it: {ClientSawBytes}")]
+    public static partial void AnswerBrokeOff(ILogger logger, int group, string reason, bool clientSawBytes);
 
     [LoggerMessage(206, LogLevel.Debug, "Group {UserGroup} out of budget or unhealthy: request spilled to group {Group}")]
     public static partial void Spilled(ILogger logger, int userGroup, int group);
 
     [LoggerMessage(207, LogLevel.Warning, "Upstream rate-limited group {Group}: cooling down for {Wait}")]
     public static partial void CoolingDown(ILogger logger, int group, TimeSpan wait);
+
+    [LoggerMessage(209, LogLevel.Warning, "The upstream refused group {Group} the model {Model} (403): other keys serve it for now; asking the upstream whether the key is blocked")]
+    public static partial void ModelRefused(ILogger logger, int group, string model);
 
     [LoggerMessage(208, LogLevel.Warning, "Circuit opened for group {Group} after repeated failures")]
     public static partial void CircuitOpened(ILogger logger, int group);
@@ -51,12 +54,15 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Warning, "API Key Pool: {Sentence}")]
     public static partial void SharedTeam(ILogger logger, string sentence);
 
+    [LoggerMessage(110, LogLevel.Information, "Upstream model list read: {Count} models; other model names are answered 404 by KeyPool")]
+    public static partial void ModelListLoaded(ILogger logger, int count);
+
+    [LoggerMessage(111, LogLevel.Warning, "Upstream model list not available ({Reason}): every model name is passed on, the budget table bounds itself")]
+    public static partial void ModelListUnavailable(ILogger logger, string reason);
+
     [LoggerMessage(300, LogLevel.Information, "User {UserId} assigned to key group {Group} (tier {Tier})")]
     public static partial void UserAssigned(ILogger logger, string userId, int group, string tier);
 
     [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
     public static partial void UsageFlushFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(500, LogLevel.Information, "KeyPool serving {Url} -> upstream {Upstream}")]
-    public static partial void Serving(ILogger logger, string url, string upstream);
 }

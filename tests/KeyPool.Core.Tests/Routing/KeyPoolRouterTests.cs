@@ -19,7 +19,7 @@ public sealed class KeyPoolRouterTests
         int rpm = 60,
         TimeSpan? queue = null,
         Dictionary<int, GroupSettings>? groups = null,
-        MissingKeyFallback fallback = MissingKeyFallback.LeastLoaded)
+        MissingKeyFallback fallback = MissingKeyFallback.Spill)
     {
         var routing = new RoutingOptions { Policy = policy, MaxQueueWait = queue ?? TimeSpan.Zero, MissingKeyFallback = fallback };
         return new KeyPoolRouter(ring, KeySelectionPolicies.Create(policy, routing, new Random(7))!, routing,
@@ -178,7 +178,7 @@ public sealed class KeyPoolRouterTests
 
     [Theory]
     [InlineData("RoundRobin")]
-    [InlineData("LeastLoaded")]
+    [InlineData("MostHeadroom")]
     public void BalancedPolicies_SpreadEvenly(string policy)
     {
         var router = Router(Ring(1, 2, 3, 4), policy, rpm: 60_000);

@@ -5,7 +5,6 @@ using KeyPool.Core.Keys;
 using KeyPool.Core.Routing;
 using KeyPool.Redis.Budgets;
 using KeyPool.Redis.Connections;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KeyPool.Redis.Tests.Infrastructure;
 
@@ -29,7 +28,7 @@ internal sealed class Instance : IAsyncDisposable
     {
         var connection = await RedisConnection.ConnectAsync(connectionString, prefix);
         var options = new ClusterOptions { Prefix = prefix, InstanceId = name, Instances = configuredInstances };
-        var shared = new SharedBudgets(new RedisBudgetLedger(connection), options, new ClusterHealth(), time, NullLogger<SharedBudgets>.Instance);
+        var shared = new SharedBudgets(new RedisBudgetLedger(connection), options, new ClusterHealth(), time);
         var routing = new RoutingOptions { MaxQueueWait = TimeSpan.Zero };
         var router = new KeyPoolRouter(ring, KeySelectionPolicies.Create(routing.Policy, routing, new Random(1))!, routing, budgets, new KeyHealthOptions(),
             new Dictionary<int, GroupSettings>(), time, shared);
