@@ -130,3 +130,15 @@ public sealed class ForwardedHeadersSettings
     /// </summary>
     public List<string> KnownProxies { get; set; } = [];
 }
+
+/// <summary>Stopping (<c>KeyPool:Shutdown</c>).</summary>
+public sealed class ShutdownOptions
+{
+    public const string Section = "KeyPool:Shutdown";
+
+    /// <summary>
+    /// How long a stop (SIGTERM) lets requests in flight finish — streams included — before they are cut; new
+    /// requests meanwhile get 503. Usage is written after the drain. Default 30 s.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -26,6 +26,8 @@ internal static class GatewayApp
             o.TimestampFormat = "HH:mm:ss ";
         });
         configure?.Invoke(builder);
+        var drain = builder.Configuration.GetSection(ShutdownOptions.Section).Get<ShutdownOptions>()?.DrainTimeout ?? new ShutdownOptions().DrainTimeout;
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = drain > TimeSpan.Zero ? drain : new ShutdownOptions().DrainTimeout);
         builder.Services.AddKeyPool(builder.Configuration);
         var app = builder.Build();
         OptionsValidation.ThrowIfAnyInvalid(app.Services);

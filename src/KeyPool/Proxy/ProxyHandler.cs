@@ -28,6 +28,7 @@ internal sealed class ProxyHandler(
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,
+    IHostApplicationLifetime lifetime,
     IOptions<LimitsOptions> limits,
     IOptions<RoutingOptions> routing)
 {
@@ -41,6 +42,14 @@ internal sealed class ProxyHandler(
 
     public async Task HandleAsync(HttpContext context)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Draining: requests in flight finish, new ones go to another instance.
+            context.Response.Headers.RetryAfter = "1";
+            context.Response.Headers.Connection = "close";
+            await OpenAiError.WriteAsync(context, 503, "KeyPool is shutting down: retry on another instance.", OpenAiError.Server, "shutting_down");
+            return;
+        }
         // Shed load before any work: a request over the cap costs one increment and a small answer.
         if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
         {
