@@ -11,7 +11,7 @@ using KeyPool.Dashboard;
 using KeyPool.Keys;
 using KeyPool.Metrics;
 using KeyPool.Proxy;
-using KeyPool.Sqlite;
+using KeyPool.Storage;
 using KeyPool.Usage;
 using KeyPool.Users;
 using Microsoft.Extensions.Options;
@@ -60,11 +60,7 @@ internal static class GatewayServices
         services.AddHostedService<KeyReloadTriggers>();
 
         services.TryAddSingletonTime();
-        var connectionString = configuration.GetConnectionString("KeyPool") is { Length: > 0 } cs ? cs : "Data Source=keypool.db";
-        services.AddSingleton(sp => new SqliteStore(connectionString, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IUserRebalancer>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddKeyPoolStore(configuration);
 
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
@@ -84,7 +80,7 @@ internal static class GatewayServices
         });
         services.AddSingleton<UpstreamKeyCheck>();
         services.AddSingleton<UsageRecorder>();
-        services.AddKeyPoolCallers(connectionString);
+        services.AddKeyPoolCallers();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();
@@ -102,7 +98,7 @@ internal static class GatewayServices
     {
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);
-        var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
+        var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>().AddEndpointFilter<StoreUnavailableFilter>();
         admin.MapAdminUsers();
         admin.MapHealth();
         admin.MapKeyAdmin();
