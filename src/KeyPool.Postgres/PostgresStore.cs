@@ -142,16 +142,21 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserRebalancer, IU
             await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
             // Rows change only when their state does, so instances repeating the same set write nothing.
             // Counter rows are created too: the sign-up trigger raises them conditionally.
-            await using var command = new NpgsqlCommand(
-                """
-                UPDATE api_key_groups SET usable = false, updated_at = $2 WHERE usable AND key_group <> ALL($1);
-                INSERT INTO api_key_groups (key_group, usable, updated_at) SELECT g, true, $2 FROM unnest($1) AS g
-                ON CONFLICT (key_group) DO UPDATE SET usable = true, updated_at = EXCLUDED.updated_at WHERE NOT api_key_groups.usable;
-                INSERT INTO api_key_stats (key_group) SELECT g FROM unnest($1) AS g ON CONFLICT (key_group) DO NOTHING;
-                """, connection, transaction);
-            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = usable, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _time.GetUtcNow().ToUniversalTime() });
-            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var now = _time.GetUtcNow().ToUniversalTime();
+            await using var batch = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    Command("UPDATE api_key_groups SET usable = false, updated_at = $2 WHERE usable AND key_group <> ALL($1);", usable, now),
+                    Command(
+                        """
+                        INSERT INTO api_key_groups (key_group, usable, updated_at) SELECT g, true, $2 FROM unnest($1) AS g
+                        ON CONFLICT (key_group) DO UPDATE SET usable = true, updated_at = EXCLUDED.updated_at WHERE NOT api_key_groups.usable;
+                        """, usable, now),
+                    Command("INSERT INTO api_key_stats (key_group) SELECT g FROM unnest($1) AS g ON CONFLICT (key_group) DO NOTHING;", usable, null),
+                },
+            };
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
         }, cancellationToken);
     }
@@ -170,6 +175,17 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserRebalancer, IU
             }
             return groups;
         }, cancellationToken);
+
+    private static NpgsqlBatchCommand Command(string sql, int[] groups, DateTimeOffset? now)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = groups, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        if (now is { } time)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = time, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        }
+        return command;
+    }
 
     /// <summary>Closes this store's pooled connections.</summary>
     public ValueTask DisposeAsync()

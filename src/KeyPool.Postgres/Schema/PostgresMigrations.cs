@@ -79,9 +79,15 @@ internal static class PostgresMigrations
     /// <summary>The newest applied version; 0 when KeyPool never migrated this database.</summary>
     public static async Task<int> VersionAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            "SELECT CASE WHEN to_regclass('keypool_schema_versions') IS NULL THEN 0 ELSE (SELECT COALESCE(max(version), 0) FROM keypool_schema_versions) END;",
-            connection);
+        // Two statements: a query naming a missing table would fail when parsed, whatever its CASE says.
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('keypool_schema_versions') IS NOT NULL;", connection))
+        {
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                return 0;
+            }
+        }
+        await using var command = new NpgsqlCommand("SELECT COALESCE(max(version), 0) FROM keypool_schema_versions;", connection);
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
