@@ -10,7 +10,7 @@ namespace KeyPool.Storage;
 /// revoked key coming back. A failed write is logged and retried on the next check.
 /// </summary>
 internal sealed class UsableGroupsPublisher(
-    KeyPoolRouter router, IUsableGroupStore store, TimeProvider time, ILogger<UsableGroupsPublisher> logger) : BackgroundService
+    KeyPoolRouter router, IUsableGroupStore store, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<UsableGroupsPublisher> logger) : BackgroundService
 {
     internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -37,8 +37,9 @@ internal sealed class UsableGroupsPublisher(
             StoreLog.UsableGroupsPublished(logger, string.Join(", ", usable));
             return true;
         }
-        catch (StoreUnavailableException exception)
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
+            // Never let a background write stop the host: the store may be down, or being migrated.
             if (!_failing)
             {
                 StoreLog.UsableGroupsFailed(logger, exception.Message); // once per outage, not every second
@@ -50,6 +51,20 @@ internal sealed class UsableGroupsPublisher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The schema is created or checked by the start-up services; writing before they finish could meet no table.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
         using var timer = new PeriodicTimer(Interval, time);
         try
         {
