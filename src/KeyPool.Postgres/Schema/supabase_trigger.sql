@@ -22,13 +22,15 @@ BEGIN
         IF chosen IS NULL THEN
             RETURN NEW; -- no gateway has published usable groups yet: KeyPool assigns at first use
         END IF;
-        INSERT INTO api_key_stats AS s (key_group, total_users) VALUES (chosen, 1)
-        ON CONFLICT (key_group) DO UPDATE SET total_users = s.total_users + 1
-            WHERE s.total_users = seen;
+        -- A plain UPDATE: when its WHERE fails on a row another sign-up just raised, it leaves no lock behind
+        -- (ON CONFLICT DO UPDATE would keep one, and two sign-ups trying each other's rows would deadlock).
+        UPDATE api_key_stats SET total_users = total_users + 1 WHERE key_group = chosen AND total_users = seen;
         IF FOUND THEN
             NEW.api_key_group := chosen;
             RETURN NEW;
         END IF;
+        -- A usable group without a counter row yet (normally created with the usable groups).
+        INSERT INTO api_key_stats (key_group) VALUES (chosen) ON CONFLICT (key_group) DO NOTHING;
     END LOOP;
 END
 $$;

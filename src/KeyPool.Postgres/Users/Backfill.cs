@@ -45,7 +45,7 @@ internal sealed class Backfill(PostgresDatabase database)
                 ),
                 counted AS (
                     INSERT INTO api_key_stats AS s (key_group, total_users)
-                    SELECT api_key_group, count(*) FROM assigned GROUP BY api_key_group
+                    SELECT api_key_group, count(*) FROM assigned GROUP BY api_key_group ORDER BY api_key_group
                     ON CONFLICT (key_group) DO UPDATE SET total_users = s.total_users + EXCLUDED.total_users
                 )
                 SELECT count(*)::bigint FROM assigned;

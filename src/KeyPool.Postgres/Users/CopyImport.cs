@@ -24,14 +24,20 @@ internal sealed class CopyImport(
 
     public async Task<ImportResult> RunAsync(IAsyncEnumerable<string> userIds, CancellationToken cancellationToken)
     {
-        var ids = new string[batchSize];
-        var assigned = new int[batchSize];
-        var count = 0; // rows to copy in this batch
+        // Two sessions, each with its own staging table, so the next batch is read and copied while the
+        // previous one is being inserted: the file, the COPY and the insert keep both cores busy.
+        await using var first = await database.RunAsync(ct => database.OpenAsync(ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        await using var second = await database.RunAsync(ct => database.OpenAsync(ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection[] sessions = [first, second];
+        foreach (var session in sessions)
+        {
+            await database.RunAsync(ct => CreateStagingAsync(session, ct), cancellationToken).ConfigureAwait(false);
+        }
+
+        var inFlight = new Queue<(Task<long> Write, long ReadAfter, HashSet<string> Ids)>();
+        var batch = NewBatch();
         var taken = 0; // ids read in this batch, repeats included: batches end every batchSize ids, as in every store
-        long read = 0, inserted = 0;
-        var seenInBatch = new HashSet<string>(StringComparer.Ordinal);
-        await using var connection = await database.RunAsync(ct => database.OpenAsync(ct).AsTask(), cancellationToken).ConfigureAwait(false);
-        await database.RunAsync(ct => CreateStagingAsync(connection, ct), cancellationToken).ConfigureAwait(false);
+        long read = 0, inserted = 0, started = 0;
         try
         {
             await foreach (var id in userIds.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -43,44 +49,90 @@ internal sealed class CopyImport(
                 var group = _groups[read % _groups.Length];
                 read++;
                 taken++;
-                // A repeat within one batch takes its turn but is not copied: the statement could not insert it twice.
-                if (seenInBatch.Add(id) && database.UserIdType.Accepts(id))
+                // A repeat takes its turn but is not copied: its first occurrence is in this batch, in a batch still
+                // being written (which will win), or already stored (ON CONFLICT keeps it).
+                if (database.UserIdType.Accepts(id) && !inFlight.Any(b => b.Ids.Contains(id)) && batch.Ids.Add(id))
                 {
-                    ids[count] = id;
-                    assigned[count] = group;
-                    count++;
+                    batch.Rows.Add((id, group));
                 }
                 if (taken == batchSize)
                 {
-                    inserted += await WriteBatchAsync(connection, ids, assigned, count, cancellationToken).ConfigureAwait(false);
-                    count = 0;
+                    inserted += await StartAsync(batch, read).ConfigureAwait(false);
+                    batch = NewBatch();
                     taken = 0;
-                    seenInBatch.Clear();
-                    progress?.Report(read);
                 }
             }
             if (taken > 0)
             {
-                inserted += await WriteBatchAsync(connection, ids, assigned, count, cancellationToken).ConfigureAwait(false);
-                progress?.Report(read);
+                inserted += await StartAsync(batch, read).ConfigureAwait(false);
+            }
+            while (inFlight.Count > 0)
+            {
+                inserted += await FinishOldestAsync().ConfigureAwait(false);
             }
             return new ImportResult(read, inserted, read - inserted);
         }
         finally
         {
-            // The temporary table would go with the session anyway; dropping it keeps a pooled session clean.
-            if (connection.State == System.Data.ConnectionState.Open)
+            // Batches already started are finished (an interruption leaves whole batches only), whatever stopped the run.
+            while (inFlight.Count > 0)
             {
                 try
                 {
-                    await using var drop = new NpgsqlCommand("DROP TABLE IF EXISTS keypool_import;", connection);
-                    await drop.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                    await inFlight.Dequeue().Write.ConfigureAwait(false);
                 }
-                catch (NpgsqlException)
+                catch (Exception exception) when (exception is NpgsqlException or Core.Storage.StoreUnavailableException)
                 {
-                    // The database went away mid-import: the original error is the one to report.
+                    // The error that stopped the run is the one to report.
                 }
             }
+            foreach (var session in sessions)
+            {
+                await DropStagingAsync(session).ConfigureAwait(false);
+            }
+        }
+
+        async Task<long> StartAsync((List<(string Id, int Group)> Rows, HashSet<string> Ids) full, long readAfter)
+        {
+            // Checked here so a cancelled run never starts a batch; a started one runs to its commit.
+            cancellationToken.ThrowIfCancellationRequested();
+            long done = 0;
+            if (inFlight.Count == sessions.Length)
+            {
+                done = await FinishOldestAsync().ConfigureAwait(false);
+            }
+            var session = sessions[started++ % sessions.Length];
+            inFlight.Enqueue((WriteBatchAsync(session, full.Rows, CancellationToken.None), readAfter, full.Ids));
+            return done;
+        }
+
+        async Task<long> FinishOldestAsync()
+        {
+            var (write, readAfter, _) = inFlight.Peek();
+            var added = await write.ConfigureAwait(false);
+            inFlight.Dequeue();
+            progress?.Report(readAfter);
+            return added;
+        }
+    }
+
+    private static (List<(string Id, int Group)> Rows, HashSet<string> Ids) NewBatch() => ([], new HashSet<string>(StringComparer.Ordinal));
+
+    private static async Task DropStagingAsync(NpgsqlConnection connection)
+    {
+        // The temporary table would go with the session anyway; dropping it keeps a pooled session clean.
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+        try
+        {
+            await using var drop = new NpgsqlCommand("DROP TABLE IF EXISTS keypool_import;", connection);
+            await drop.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            // The database went away mid-import: the original error is the one to report.
         }
     }
 
@@ -92,25 +144,23 @@ internal sealed class CopyImport(
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<long> WriteBatchAsync(NpgsqlConnection connection, string[] ids, int[] assigned, int count, CancellationToken cancellationToken)
-    {
-        // Checked here so a cancelled run never starts a batch it would have to roll back.
-        cancellationToken.ThrowIfCancellationRequested();
-        return database.RunAsync(async ct =>
+    private Task<long> WriteBatchAsync(NpgsqlConnection connection, List<(string Id, int Group)> rows, CancellationToken cancellationToken) =>
+        database.RunAsync(async ct =>
         {
             await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-            await using (var truncate = new NpgsqlCommand("TRUNCATE keypool_import;", connection, transaction))
+            // The sort of a whole batch stays in memory instead of spilling to disk.
+            await using (var truncate = new NpgsqlCommand("SET LOCAL work_mem = '256MB'; TRUNCATE keypool_import;", connection, transaction))
             {
                 await truncate.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
             await using (var writer = await connection.BeginBinaryImportAsync(
                 "COPY keypool_import (id, api_key_group) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
             {
-                for (var i = 0; i < count; i++)
+                foreach (var (userId, group) in rows)
                 {
                     await writer.StartRowAsync(ct).ConfigureAwait(false);
-                    await writer.WriteAsync(ids[i], NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await writer.WriteAsync(assigned[i], NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+                    await writer.WriteAsync(userId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                    await writer.WriteAsync(group, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
                 }
                 await writer.CompleteAsync(ct).ConfigureAwait(false);
             }
@@ -135,6 +185,7 @@ internal sealed class CopyImport(
                 ),
                 added AS (
                     SELECT api_key_group, count(*) AS users FROM (SELECT * FROM inserted UNION ALL SELECT * FROM filled) a GROUP BY api_key_group
+                    ORDER BY api_key_group -- counter rows locked in one order by every writer: no deadlock between batches
                 ),
                 counted AS (
                     INSERT INTO api_key_stats AS s (key_group, total_users) SELECT api_key_group, users FROM added
@@ -148,5 +199,4 @@ internal sealed class CopyImport(
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return added;
         }, cancellationToken);
-    }
 }

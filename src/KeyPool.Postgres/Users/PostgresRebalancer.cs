@@ -105,7 +105,7 @@ internal sealed class PostgresRebalancer(PostgresDatabase database)
                     GROUP BY key_group
                 ),
                 counted AS (
-                    INSERT INTO api_key_stats AS s (key_group, total_users) SELECT key_group, delta FROM deltas
+                    INSERT INTO api_key_stats AS s (key_group, total_users) SELECT key_group, delta FROM deltas ORDER BY key_group
                     ON CONFLICT (key_group) DO UPDATE SET total_users = s.total_users + EXCLUDED.total_users
                 )
                 SELECT count(*)::bigint FROM moved;

@@ -101,8 +101,10 @@ internal sealed class PostgresUserStore(PostgresDatabase database, TimeProvider 
     private async Task<UserAssignment> AssignNewAsync(NpgsqlConnection connection, string userId, string tier, int[] groups, CancellationToken cancellationToken)
     {
         var id = database.UserIdType;
-        // One statement per attempt (BEGIN goes with it, COMMIT follows): choose the least-loaded group,
-        // raise its counter only if it still holds the count the choice was made on, and store the user.
+        // One statement per attempt (BEGIN goes with it, COMMIT follows): choose the least-loaded group, store
+        // the user, and raise the group's counter only if it still holds the count the choice was made on.
+        // The user's row comes first so a sign-up never holds a counter while waiting for a user row (an import
+        // holding that row and waiting for the counter would deadlock with it); a failed attempt is rolled back.
         // Under READ COMMITTED a concurrent raise that committed first makes the ON CONFLICT ... WHERE fail on
         // the new row version, so nothing is raised and the attempt is repeated. Counts only grow, so a group
         // still at the minimum it was chosen at keeps every group within one of each other.
@@ -115,17 +117,17 @@ internal sealed class PostgresUserStore(PostgresDatabase database, TimeProvider 
                 ORDER BY 2, CASE WHEN $5 THEN random() ELSE 0 END, 1
                 LIMIT 1
             ),
+            stored AS (
+                INSERT INTO user_profiles AS u (id, api_key_group, tier, created_at)
+                SELECT $2{id.FromText}, key_group, $3, $4 FROM pick
+                ON CONFLICT (id) DO UPDATE SET api_key_group = EXCLUDED.api_key_group WHERE u.api_key_group IS NULL
+                RETURNING u.api_key_group
+            ),
             raised AS (
-                INSERT INTO api_key_stats AS s (key_group, total_users) SELECT key_group, 1 FROM pick
+                INSERT INTO api_key_stats AS s (key_group, total_users) SELECT api_key_group, 1 FROM stored
                 ON CONFLICT (key_group) DO UPDATE SET total_users = s.total_users + 1
                     WHERE s.total_users = (SELECT seen FROM pick)
                 RETURNING s.key_group
-            ),
-            stored AS (
-                INSERT INTO user_profiles AS u (id, api_key_group, tier, created_at)
-                SELECT $2{id.FromText}, key_group, $3, $4 FROM raised
-                ON CONFLICT (id) DO UPDATE SET api_key_group = EXCLUDED.api_key_group WHERE u.api_key_group IS NULL
-                RETURNING u.api_key_group
             )
             SELECT (SELECT key_group FROM raised), (SELECT api_key_group FROM stored);
             """;
@@ -147,11 +149,6 @@ internal sealed class PostgresUserStore(PostgresDatabase database, TimeProvider 
                 raised = reader.IsDBNull(0) ? null : reader.GetInt32(0);
                 stored = reader.IsDBNull(1) ? null : reader.GetInt32(1);
             }
-            if (raised is null)
-            {
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                continue;
-            }
             if (stored is null)
             {
                 // Another instance stored this user first (this statement waited for that commit): theirs stands.
@@ -159,6 +156,11 @@ internal sealed class PostgresUserStore(PostgresDatabase database, TimeProvider 
                 var raced = await FindAsync(connection, null, userId, cancellationToken).ConfigureAwait(false)
                     ?? throw new InvalidOperationException($"User '{userId}' exists without a key group and could not be assigned one.");
                 return new UserAssignment(raced, Created: false);
+            }
+            if (raised is null)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                continue;
             }
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return new UserAssignment(new UserRecord(userId, stored.Value, tier), Created: true);
