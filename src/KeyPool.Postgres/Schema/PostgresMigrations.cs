@@ -44,7 +44,7 @@ internal static class PostgresMigrations
         foreach (var migration in All)
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (var lockCommand = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock});", connection, transaction))
+            await using (var lockCommand = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock});", connection, transaction) { CommandTimeout = 0 })
             {
                 await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -58,8 +58,9 @@ internal static class PostgresMigrations
                 await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            await using (var command = new NpgsqlCommand(migration.Sql, connection, transaction))
+            await using (var command = new NpgsqlCommand(migration.Sql, connection, transaction) { CommandTimeout = 0 })
             {
+                // No time limit: a migration may rewrite or recount millions of existing rows.
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
             await using (var record = new NpgsqlCommand("INSERT INTO keypool_schema_versions (version, name) VALUES ($1, $2);", connection, transaction))

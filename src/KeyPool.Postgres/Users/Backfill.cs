@@ -50,6 +50,7 @@ internal sealed class Backfill(PostgresDatabase database)
                 )
                 SELECT count(*)::bigint FROM assigned;
                 """, connection, transaction);
+            command.CommandTimeout = 0; // a bulk statement: its time grows with the batch
             command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = groups, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = assigned });

@@ -51,7 +51,7 @@ internal sealed class CopyImport(
                 taken++;
                 // A repeat takes its turn but is not copied: its first occurrence is in this batch, in a batch still
                 // being written (which will win), or already stored (ON CONFLICT keeps it).
-                if (database.UserIdType.Accepts(id) && !inFlight.Any(b => b.Ids.Contains(id)) && batch.Ids.Add(id))
+                if (database.UserIdType.Accepts(id) && !InFlight(id) && batch.Ids.Add(id))
                 {
                     batch.Rows.Add((id, group));
                 }
@@ -90,6 +90,18 @@ internal sealed class CopyImport(
             {
                 await DropStagingAsync(session).ConfigureAwait(false);
             }
+        }
+
+        bool InFlight(string id)
+        {
+            foreach (var (_, _, ids) in inFlight)
+            {
+                if (ids.Contains(id))
+                {
+                    return true;
+                }
+            }
+            return false;
         }
 
         async Task<long> StartAsync((List<(string Id, int Group)> Rows, HashSet<string> Ids) full, long readAfter)
@@ -156,12 +168,15 @@ internal sealed class CopyImport(
             await using (var writer = await connection.BeginBinaryImportAsync(
                 "COPY keypool_import (id, api_key_group) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
             {
+                // Synchronous row writes: they only fill the importer's buffer (flushed when full), and an
+                // awaited call per field costs more than the copy itself at millions of rows.
                 foreach (var (userId, group) in rows)
                 {
-                    await writer.StartRowAsync(ct).ConfigureAwait(false);
-                    await writer.WriteAsync(userId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await writer.WriteAsync(group, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+                    writer.StartRow();
+                    writer.Write(userId, NpgsqlDbType.Text);
+                    writer.Write(group, NpgsqlDbType.Integer);
                 }
+                writer.Timeout = TimeSpan.Zero; // no limit on completing a bulk copy
                 await writer.CompleteAsync(ct).ConfigureAwait(false);
             }
 
@@ -193,6 +208,7 @@ internal sealed class CopyImport(
                 )
                 SELECT COALESCE(sum(users), 0)::bigint FROM added;
                 """, connection, transaction);
+            move.CommandTimeout = 0; // a bulk statement: its time grows with the batch, not a sign of a stuck server
             move.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tier });
             move.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = timeProvider.GetUtcNow().ToUniversalTime() });
             var added = (long)(await move.ExecuteScalarAsync(ct).ConfigureAwait(false))!;

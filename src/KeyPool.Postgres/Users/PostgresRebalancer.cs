@@ -111,6 +111,7 @@ internal sealed class PostgresRebalancer(PostgresDatabase database)
                 SELECT count(*)::bigint FROM moved;
                 """, connection, transaction))
             {
+                update.CommandTimeout = 0; // a bulk statement: its time grows with the batch
                 update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
                 update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. from], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
                 update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. to], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
