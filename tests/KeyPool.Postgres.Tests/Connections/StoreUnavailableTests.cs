@@ -17,7 +17,16 @@ public sealed class StoreUnavailableTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await PostgresServer.StartAsync();
-        _connectionString = await _server.CreateDatabaseAsync();
+        try
+        {
+            _connectionString = await _server.CreateDatabaseAsync();
+        }
+        catch
+        {
+            // xUnit does not call DisposeAsync when InitializeAsync fails: the server must not outlive the test.
+            await _server.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

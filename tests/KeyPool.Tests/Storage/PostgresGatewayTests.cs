@@ -17,13 +17,22 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await PostgresServer.StartAsync();
-        _connectionString = await _server.CreateDatabaseAsync();
-        _gateway = await GatewayHarness.StartAsync(keyCount: 4, settings: new Dictionary<string, string?>
+        try
         {
-            ["ConnectionStrings:KeyPool"] = _connectionString,
-            ["KeyPool:Migrate"] = "true",
-            ["KeyPool:Usage:FlushInterval"] = "00:00:00.100",
-        });
+            _connectionString = await _server.CreateDatabaseAsync();
+            _gateway = await GatewayHarness.StartAsync(keyCount: 4, settings: new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:KeyPool"] = _connectionString,
+                ["KeyPool:Migrate"] = "true",
+                ["KeyPool:Usage:FlushInterval"] = "00:00:00.100",
+            });
+        }
+        catch
+        {
+            // xUnit does not call DisposeAsync when InitializeAsync fails: the server must not outlive the test.
+            await _server.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
