@@ -36,7 +36,10 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsy
     }
 
     /// <summary>Creates or migrates the schema and turns on WAL mode. Safe to call on every start, from several processes.</summary>
-    public async Task InitializeAsync(CancellationToken cancellationToken)
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => MigrateAsync(cancellationToken));
+
+    private async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -52,36 +55,36 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsy
 
     /// <inheritdoc />
     public Task<RebalanceResult> RebalanceAsync(IReadOnlyList<int> availableGroups, bool dryRun, int batchSize, IProgress<long>? progress, CancellationToken cancellationToken) =>
-        _rebalancer.RebalanceAsync(availableGroups, dryRun, batchSize, progress, cancellationToken);
+        SqliteErrors.GuardAsync(() => _rebalancer.RebalanceAsync(availableGroups, dryRun, batchSize, progress, cancellationToken));
 
     /// <inheritdoc />
     public Task<UserRecord?> FindAsync(string userId, CancellationToken cancellationToken) =>
-        _users.FindAsync(userId, cancellationToken);
+        SqliteErrors.GuardAsync(() => _users.FindAsync(userId, cancellationToken));
 
     /// <inheritdoc />
     public Task<UserAssignment> GetOrAssignAsync(string userId, string tier, IReadOnlyList<int> availableGroups, CancellationToken cancellationToken) =>
-        _users.GetOrAssignAsync(userId, tier, availableGroups, cancellationToken);
+        SqliteErrors.GuardAsync(() => _users.GetOrAssignAsync(userId, tier, availableGroups, cancellationToken));
 
     /// <inheritdoc />
     /// <remarks>Blank ids are skipped and take no turn; other ids are stored exactly as given (not trimmed).</remarks>
     public Task<ImportResult> ImportRoundRobinAsync(IAsyncEnumerable<string> userIds, IReadOnlyList<int> groups, string tier, int batchSize, IProgress<long>? progress, CancellationToken cancellationToken) =>
-        _users.ImportRoundRobinAsync(userIds, groups, tier, batchSize, progress, cancellationToken);
+        SqliteErrors.GuardAsync(() => _users.ImportRoundRobinAsync(userIds, groups, tier, batchSize, progress, cancellationToken));
 
     /// <inheritdoc />
     public Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken) =>
-        _users.CountUsersByGroupAsync(cancellationToken);
+        SqliteErrors.GuardAsync(() => _users.CountUsersByGroupAsync(cancellationToken));
 
     /// <summary>The number of users, read from the per-group counters rather than by scanning users.</summary>
     public Task<long> CountUsersAsync(CancellationToken cancellationToken) =>
-        _users.CountUsersAsync(cancellationToken);
+        SqliteErrors.GuardAsync(() => _users.CountUsersAsync(cancellationToken));
 
     /// <inheritdoc />
     public Task AddAsync(IReadOnlyList<KeyGroupUsage> deltas, CancellationToken cancellationToken) =>
-        _usage.AddAsync(deltas, cancellationToken);
+        SqliteErrors.GuardAsync(() => _usage.AddAsync(deltas, cancellationToken));
 
     /// <inheritdoc />
     public Task<IReadOnlyList<KeyGroupUsage>> ReadAllAsync(CancellationToken cancellationToken) =>
-        _usage.ReadAllAsync(cancellationToken);
+        SqliteErrors.GuardAsync(() => _usage.ReadAllAsync(cancellationToken));
 
     /// <summary>Releases this database's idle pooled connections, so its files can be deleted or moved.</summary>
     public ValueTask DisposeAsync()

@@ -97,6 +97,16 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         await Assert.ThrowsAsync<SqliteException>(() => store.GetOrAssignAsync("alice", "free", [1], None));
     }
 
+    [Fact]
+    public async Task Store_FileCannotBeOpened_ThrowsStoreUnavailable()
+    {
+        var store = _database.CreateStore($"Data Source={System.IO.Path.Combine(_database.Path, "missing-directory", "keypool.db")}");
+
+        var error = await Assert.ThrowsAsync<KeyPool.Core.Storage.StoreUnavailableException>(() => store.InitializeAsync(None));
+
+        Assert.IsType<SqliteException>(error.InnerException);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     Task IAsyncLifetime.DisposeAsync() => _database.DisposeAsync().AsTask();

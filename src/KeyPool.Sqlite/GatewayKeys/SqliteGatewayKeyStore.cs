@@ -28,7 +28,10 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     }
 
     /// <inheritdoc />
-    public async Task InitializeAsync(CancellationToken cancellationToken)
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => InitializeCoreAsync(cancellationToken));
+
+    private async Task InitializeCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
@@ -51,7 +54,10 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     }
 
     /// <inheritdoc />
-    public async Task AddAsync(GatewayKey key, GatewayKeyHash hash, CancellationToken cancellationToken)
+    public Task AddAsync(GatewayKey key, GatewayKeyHash hash, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => AddCoreAsync(key, hash, cancellationToken));
+
+    private async Task AddCoreAsync(GatewayKey key, GatewayKeyHash hash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -68,7 +74,10 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     }
 
     /// <inheritdoc />
-    public async Task<GatewayKey?> FindByHashAsync(GatewayKeyHash hash, CancellationToken cancellationToken)
+    public Task<GatewayKey?> FindByHashAsync(GatewayKeyHash hash, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => FindByHashCoreAsync(hash, cancellationToken));
+
+    private async Task<GatewayKey?> FindByHashCoreAsync(GatewayKeyHash hash, CancellationToken cancellationToken)
     {
         await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
@@ -86,7 +95,10 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<GatewayKey>> ListAsync(string userId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<GatewayKey>> ListAsync(string userId, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => ListCoreAsync(userId, cancellationToken));
+
+    private async Task<IReadOnlyList<GatewayKey>> ListCoreAsync(string userId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userId);
         await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -103,7 +115,10 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     }
 
     /// <inheritdoc />
-    public async Task<GatewayKeyHash?> RevokeAsync(string userId, string keyId, CancellationToken cancellationToken)
+    public Task<GatewayKeyHash?> RevokeAsync(string userId, string keyId, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => RevokeCoreAsync(userId, keyId, cancellationToken));
+
+    private async Task<GatewayKeyHash?> RevokeCoreAsync(string userId, string keyId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentNullException.ThrowIfNull(keyId);

@@ -1,6 +1,5 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Callers;
-using KeyPool.Sqlite.GatewayKeys;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Auth;
@@ -8,9 +7,9 @@ namespace KeyPool.Auth;
 /// <summary>Registers who may call: client tokens, gateway keys, JWTs and the admin throttle.</summary>
 internal static class CallerServices
 {
-    public static IServiceCollection AddKeyPoolCallers(this IServiceCollection services, string connectionString)
+    /// <remarks>The gateway key store comes from <c>AddKeyPoolStore</c>, with the users and usage.</remarks>
+    public static IServiceCollection AddKeyPoolCallers(this IServiceCollection services)
     {
-        services.AddSingleton<IGatewayKeyStore>(sp => new SqliteGatewayKeyStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>
         {
             var keys = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Auth.GatewayKeys;

@@ -11,9 +11,6 @@ internal static class CliConfiguration
             .AddCommandLine(args.ToArray())
             .Build();
 
-    public static string ConnectionString(IConfiguration configuration) =>
-        configuration.GetConnectionString("KeyPool") is { Length: > 0 } cs ? cs : "Data Source=keypool.db";
-
     public static string KeyPrefix(IConfiguration configuration) =>
         configuration["KeyPool:Keys:EnvPrefix"] is { Length: > 0 } prefix ? prefix : Core.Keys.KeyDiscovery.DefaultPrefix;
 }

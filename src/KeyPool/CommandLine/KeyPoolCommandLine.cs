@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace KeyPool.CommandLine;
 
-/// <summary>The <c>keypool</c> command: serve, keys, users import, emulator.</summary>
+/// <summary>The <c>keypool</c> command: serve, keys, users import, rebalance, db, emulator.</summary>
 internal static class KeyPoolCommandLine
 {
     public static RootCommand Create()
@@ -12,6 +12,7 @@ internal static class KeyPoolCommandLine
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(RebalanceCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         root.Subcommands.Add(EmulatorCommand.Create());
         return root;
     }

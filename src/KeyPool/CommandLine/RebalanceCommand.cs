@@ -1,6 +1,5 @@
 using System.CommandLine;
 using KeyPool.Keys;
-using KeyPool.Sqlite;
 using Spectre.Console;
 
 namespace KeyPool.CommandLine;
@@ -23,9 +22,12 @@ internal static class RebalanceCommand
                 AnsiConsole.MarkupLineInterpolated($"[red]No usable keys:[/] {string.Join(" ", keys.Problems.DefaultIfEmpty("set XAI_API_KEY, XAI_API_KEY_2, … first."))}");
                 return 1;
             }
-            await using var store = new SqliteStore(CliConfiguration.ConnectionString(configuration), TimeProvider.System);
-            await store.InitializeAsync(cancellationToken);
-            var plan = (await store.RebalanceAsync(keys.Ring.Groups, dryRun: true, 1, null, cancellationToken)).Plan;
+            await using var store = await DbCommand.OpenStoreAsync(configuration, cancellationToken);
+            if (store is null)
+            {
+                return 1;
+            }
+            var plan = (await store.Rebalancer.RebalanceAsync(keys.Ring.Groups, dryRun: true, 1, null, cancellationToken)).Plan;
             PrintPlan(plan);
             if (result.GetValue(dryRun) || plan.Moves == 0)
             {
@@ -37,7 +39,7 @@ internal static class RebalanceCommand
                 .StartAsync(async progress =>
                 {
                     var task = progress.AddTask("Moving users", maxValue: plan.Moves);
-                    done = await store.RebalanceAsync(keys.Ring.Groups, dryRun: false, result.GetValue(batch), new Progress<long>(moved => task.Value = moved), cancellationToken);
+                    done = await store.Rebalancer.RebalanceAsync(keys.Ring.Groups, dryRun: false, result.GetValue(batch), new Progress<long>(moved => task.Value = moved), cancellationToken);
                     task.Value = task.MaxValue;
                 });
             AnsiConsole.MarkupLineInterpolated($"Moved {done!.Moved:N0} users.");

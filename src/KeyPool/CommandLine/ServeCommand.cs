@@ -12,11 +12,15 @@ internal static class ServeCommand
     public static Command Create()
     {
         var demo = new Option<bool>("--demo") { Description = "Serve 31 fake keys against the built-in upstream emulator: no real keys needed." };
+        var migrate = new Option<bool>("--migrate") { Description = "Apply missing PostgreSQL migrations before serving (same as `keypool db migrate`)." };
         var command = new Command("serve", "Run the gateway.") { TreatUnmatchedTokensAsErrors = false };
         command.Options.Add(demo);
+        command.Options.Add(migrate);
         command.SetAction(async (result, cancellationToken) =>
         {
-            var args = result.UnmatchedTokens.ToArray();
+            string[] args = result.GetValue(migrate)
+                ? [.. result.UnmatchedTokens, $"--{Storage.StoreChoice.MigrateKey}=true"]
+                : result.UnmatchedTokens.ToArray();
             DemoMode? demoMode = null;
             try
             {
@@ -35,6 +39,11 @@ internal static class ServeCommand
                 return 0;
             }
             catch (StartupException exception)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]KeyPool cannot start:[/] {exception.Message}");
+                return 1;
+            }
+            catch (Exception exception) when (exception is Core.Storage.StoreSchemaException or Core.Storage.StoreUnavailableException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]KeyPool cannot start:[/] {exception.Message}");
                 return 1;

@@ -1,11 +1,10 @@
 using System.CommandLine;
 using KeyPool.Keys;
-using KeyPool.Sqlite;
 using Spectre.Console;
 
 namespace KeyPool.CommandLine;
 
-/// <summary><c>keypool users import FILE</c>: give existing users key groups round-robin, in file order.</summary>
+/// <summary><c>keypool users import FILE</c>: give existing users key groups round-robin, in file order (PostgreSQL: binary COPY).</summary>
 internal static class UsersCommand
 {
     public static Command Create()
@@ -37,8 +36,11 @@ internal static class UsersCommand
                 return 1;
             }
 
-            await using var store = new SqliteStore(CliConfiguration.ConnectionString(configuration), TimeProvider.System);
-            await store.InitializeAsync(cancellationToken);
+            await using var store = await DbCommand.OpenStoreAsync(configuration, cancellationToken);
+            if (store is null)
+            {
+                return 1;
+            }
             var reader = new UserIdFileReader(path.FullName);
             Core.Users.ImportResult? outcome = null;
             await AnsiConsole.Progress()
@@ -47,7 +49,7 @@ internal static class UsersCommand
                 {
                     var task = progress.AddTask($"Importing {path.Name}", maxValue: Math.Max(1, path.Length));
                     var report = new Progress<long>(_ => task.Value = reader.BytesRead);
-                    outcome = await store.ImportRoundRobinAsync(reader.ReadIdsAsync(cancellationToken), ring.Groups, result.GetValue(tier)!, batchSize, report, cancellationToken);
+                    outcome = await store.Users.ImportRoundRobinAsync(reader.ReadIdsAsync(cancellationToken), ring.Groups, result.GetValue(tier)!, batchSize, report, cancellationToken);
                     task.Value = task.MaxValue;
                 });
             AnsiConsole.MarkupLineInterpolated($"Read {outcome!.Read:N0} ids: {outcome.Assigned:N0} assigned over {ring.Count} key groups, {outcome.Skipped:N0} already had a group.");

@@ -16,7 +16,7 @@ using KeyPool.Metrics;
 using KeyPool.Models;
 using KeyPool.Core.Models;
 using KeyPool.Proxy;
-using KeyPool.Sqlite;
+using KeyPool.Storage;
 using KeyPool.Usage;
 using KeyPool.Users;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -71,11 +71,7 @@ internal static class GatewayServices
         services.AddHostedService<KeyReloadTriggers>();
 
         services.TryAddSingletonTime();
-        var connectionString = configuration.GetConnectionString("KeyPool") is { Length: > 0 } cs ? cs : "Data Source=keypool.db";
-        services.AddSingleton(sp => new SqliteStore(connectionString, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IUserRebalancer>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddKeyPoolStore(configuration);
 
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
@@ -107,7 +103,7 @@ internal static class GatewayServices
         services.AddSingleton<ModelListRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
-        services.AddKeyPoolCallers(connectionString);
+        services.AddKeyPoolCallers();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<DeadlineSources>();
         services.AddSingleton<EndpointAllowList>();
@@ -132,7 +128,7 @@ internal static class GatewayServices
         app.UseKnownProxies();
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);
-        var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
+        var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>().AddEndpointFilter<StoreUnavailableFilter>();
         admin.MapAdminUsers();
         admin.MapHealth();
         admin.MapKeyAdmin();

@@ -1,0 +1,110 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using KeyPool.Tests.Infrastructure;
+using KeyPool.TestServers;
+using Npgsql;
+
+namespace KeyPool.Tests.Storage;
+
+/// <summary>The gateway on a real PostgreSQL server: chosen by the connection string, migrated by --migrate, and answering 503 to sign-ups while the server is down.</summary>
+public sealed class PostgresGatewayTests : IAsyncLifetime
+{
+    private PostgresServer _server = null!;
+    private string _connectionString = null!;
+    private GatewayHarness _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await PostgresServer.StartAsync();
+        try
+        {
+            _connectionString = await _server.CreateDatabaseAsync();
+            _gateway = await GatewayHarness.StartAsync(keyCount: 4, settings: new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:KeyPool"] = _connectionString,
+                ["KeyPool:Migrate"] = "true",
+                ["KeyPool:Usage:FlushInterval"] = "00:00:00.100",
+            });
+        }
+        catch
+        {
+            // xUnit does not call DisposeAsync when InitializeAsync fails: the server must not outlive the test.
+            await _server.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SignUpsRequestsAndUsage_LandInPostgres_AndUsableGroupsArePublished()
+    {
+        using var created = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "u1" }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var (status, _, _) = await _gateway.ChatAsync("u2");
+        Assert.Equal(200, status);
+
+        Assert.Equal(2L, await ScalarAsync<long>("SELECT count(*) FROM user_profiles WHERE id IN ('u1', 'u2') AND api_key_group BETWEEN 1 AND 4;"));
+        Assert.Equal(1, await ScalarAsync<int>("SELECT get_next_api_key_group();") is var next && next is >= 1 and <= 4 ? 1 : 0);
+        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM api_key_groups WHERE usable;") == 4);
+        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(total_requests), 0)::bigint FROM api_key_stats;") == 1);
+    }
+
+    [Fact]
+    public async Task DatabaseDown_SignUpsAre503InOpenAiShape_KnownUsersStillServed_AndBackAfterRestart()
+    {
+        using (var created = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "known" })))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await _server.StopAsync();
+
+        using var refused = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("5", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("store_unavailable", error.GetProperty("code").GetString());
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.Contains("database is unavailable", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(_connectionString, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // A user already in the cache is looked up and served without the database.
+        using var lookedUp = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/users/known"));
+        Assert.Equal(HttpStatusCode.OK, lookedUp.StatusCode);
+        Assert.Equal(200, (await _gateway.ChatAsync("known")).Status);
+
+        await _server.StartAgainAsync();
+
+        // The first call after the restart may meet a pooled connection the restart broke; the next one works.
+        await EventuallyAsync(async () =>
+        {
+            using var again = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
+            return again.StatusCode == HttpStatusCode.Created;
+        });
+    }
+
+    private async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    // Polls a condition on real processes with a bounded deadline (no fixed sleeps).
+    private static async Task EventuallyAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true within 15 s.");
+            await Task.Delay(50);
+        }
+    }
+}
