@@ -1,4 +1,5 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Capacity;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 
@@ -53,6 +54,12 @@ public sealed class KeyPoolRouter
     /// <summary>Requests refused for lack of capacity anywhere.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
 
+    /// <summary>Admitted and refused requests over the last minutes (stickiness, goodput).</summary>
+    public RouteStats Stats { get; } = new();
+
+    /// <summary>The slots promised to refused users through <c>Retry-After</c>.</summary>
+    public RetryPromises Promises { get; } = new();
+
     /// <summary>The current Unix second, the unit of every budget.</summary>
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
 
@@ -83,16 +90,50 @@ public sealed class KeyPoolRouter
     }
 
     /// <summary>Admits without waiting; null when no key can take the request now.</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
-        Policy.Select(_pool, new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup));
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) => TryAdmit(userGroup, modelId, tokens, excludeGroup, null);
+
+    /// <summary>Admits without waiting; null when no key can take the request now (or its turn has not come: see <see cref="RetryPromises"/>).</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
+    {
+        var request = new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup);
+        var admission = userId is not null && Promises.Outstanding > 0
+            ? Promises.Admit(_pool, Policy, request, userId)
+            : Policy.Select(_pool, request);
+        if (admission is { } admitted)
+        {
+            Stats.Admitted(request.Second, userGroup == 0 || admitted.Member.Group == userGroup);
+        }
+        return admission;
+    }
 
     /// <summary>Admits, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
+        AdmitAsync(userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
+
+    /// <summary>Admits <paramref name="userId"/>'s request, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
-        var admission = TryAdmit(userGroup, modelId, tokens, excludeGroup);
+        var admission = TryAdmit(userGroup, modelId, tokens, excludeGroup, userId);
         return admission is not null
             ? ValueTask.FromResult(admission)
-            : new ValueTask<Admission?>(WaitAsync(userGroup, modelId, tokens, excludeGroup, cancellationToken));
+            : new ValueTask<Admission?>(WaitAsync(userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
+    }
+
+    /// <summary>
+    /// Seconds a refused user should wait: the slot promised to them (<see cref="RetryPromises"/>), else
+    /// until the soonest budget frees.
+    /// </summary>
+    public int RetryAfterSeconds(int modelId, string? userId)
+    {
+        if (userId is not null)
+        {
+            var promised = Promises.Promise(_pool, modelId, userId, Second);
+            if (promised is { } seconds)
+            {
+                return seconds;
+            }
+        }
+        return RetryAfterSeconds(modelId);
     }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget frees.</summary>
@@ -111,8 +152,13 @@ public sealed class KeyPoolRouter
         return Math.Max(1, best);
     }
 
-    private async Task<Admission?> WaitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    private async Task<Admission?> WaitAsync(int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
+        // While promised users wait their turn, a newcomer joins the line (a promise) instead of racing them.
+        if (Promises.Outstanding > 0 && userId is not null)
+        {
+            return Reject(userGroup);
+        }
         if (_options.MaxQueueWait <= TimeSpan.Zero || Interlocked.Increment(ref _waiting) > _options.MaxQueueLength)
         {
             if (_options.MaxQueueWait > TimeSpan.Zero)
@@ -135,7 +181,7 @@ public sealed class KeyPoolRouter
                     return Reject(userGroup);
                 }
                 await Task.Delay(wake - now, _time, cancellationToken).ConfigureAwait(false);
-                if (TryAdmit(userGroup, modelId, tokens, excludeGroup) is { } admission)
+                if (TryAdmit(userGroup, modelId, tokens, excludeGroup, userId) is { } admission)
                 {
                     return admission;
                 }
@@ -154,6 +200,7 @@ public sealed class KeyPoolRouter
     private Admission? Reject(int userGroup)
     {
         Interlocked.Increment(ref _rejected);
+        Stats.Refused(Second);
         _pool.Find(userGroup)?.CountRejection();
         return null;
     }

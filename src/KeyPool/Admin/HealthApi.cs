@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KeyPool.Core.Capacity;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
@@ -14,7 +15,15 @@ internal static class HealthApi
 {
     public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool);
 
-    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt);
+    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt)
+    {
+        /// <summary>Routing quality over the last minutes (issue 12): stickiness, goodput, promised retries, tightened bursts.</summary>
+        [JsonPropertyName("sticky_ratio")] public double? StickyRatio { get; init; }
+
+        [JsonPropertyName("goodput_ratio")] public double? GoodputRatio { get; init; }
+
+        [JsonPropertyName("quality")] public RoutingQuality? Quality { get; init; }
+    }
 
     public sealed record KeyGroupStats(
         [property: JsonPropertyName("key_group")] int KeyGroup,
@@ -82,7 +91,13 @@ internal static class HealthApi
         // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
         var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
         var health = PoolReport.Grade(pool, reports, capacity.Value);
-        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, keys.LastChange?.Change, keys.LastChange?.At);
+        var quality = RoutingQuality.Of(router, router.Second);
+        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, keys.LastChange?.Change, keys.LastChange?.At)
+        {
+            StickyRatio = quality.StickyRatio,
+            GoodputRatio = quality.GoodputRatio,
+            Quality = quality,
+        };
         return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
     }
 }

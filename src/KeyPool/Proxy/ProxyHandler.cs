@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
 using KeyPool.Auth;
+using KeyPool.Capacity;
 using KeyPool.Configuration;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Routing;
@@ -139,7 +140,7 @@ internal sealed class ProxyHandler(
             Admission? admitted;
             try
             {
-                admitted = await router.AdmitAsync(userGroup, modelId, tokens, exclude, context.RequestAborted);
+                admitted = await router.AdmitAsync(userGroup, modelId, tokens, exclude, userId, context.RequestAborted);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -171,7 +172,7 @@ internal sealed class ProxyHandler(
             await WriteFailureAsync(context, last);
             return;
         }
-        var retryAfter = router.RetryAfterSeconds(modelId);
+        var retryAfter = router.RetryAfterSeconds(modelId, userId);
         context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         await OpenAiError.WriteAsync(context, 429, $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
     }
@@ -225,6 +226,7 @@ internal sealed class ProxyHandler(
             status = (int)response.StatusCode;
             var limits = RateLimitHeaders.From(response.Headers);
             admission.Window.Observe(router.Second, limits.RemainingRequests, limits.RemainingTokens);
+            BurstLog.TightenOnRefusal(logger, admission, status, router.Second, limits.RemainingRequests, limits.RemainingTokens);
             if (status >= 400)
             {
                 settled = 0; // refused: the upstream spent no tokens on it

@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Routing;
 using KeyPool.Core.Users;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,7 @@ namespace KeyPool.Users;
 /// Finds a user's key group: the bounded cache first, the store on a miss, and a least-loaded
 /// assignment for a user seen for the first time. Only misses touch the database.
 /// </summary>
-internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options)
+internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options, KeyPoolRouter router)
 {
     public const int MaxUserIdLength = 256;
 
@@ -21,10 +22,11 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
             ? ValueTask.FromResult<UserRecord?>(user)
             : new ValueTask<UserRecord?>(LoadAsync(userId, ring, cancellationToken));
 
-    /// <summary>Registers a user (or returns the existing one) through the admin API.</summary>
+    /// <summary>Registers a user (or returns the existing one) to the least-loaded usable group (present, not revoked).</summary>
     public async Task<UserAssignment> RegisterAsync(string userId, string? tier, KeyRing ring, CancellationToken cancellationToken)
     {
-        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, ring.Groups, cancellationToken).ConfigureAwait(false);
+        var groups = SignUpGroups.Of(router.Pool, ring.Groups);
+        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, groups, cancellationToken).ConfigureAwait(false);
         cache.Set(assignment.User);
         return assignment;
     }
