@@ -9,7 +9,10 @@ namespace KeyPool.Core.Capacity;
 /// minus the slots already promised; while promises are outstanding, a request that holds none is let
 /// through only when the pool has room beyond the promises due now. So under overload the pool serves
 /// users first come, first served, and a client that waits as told is served on its next try.
-/// Unused promises lapse <see cref="GraceSeconds"/> after they fall due. Only the overload path takes the lock.
+/// Unused promises lapse <see cref="GraceSeconds"/> after they fall due. Clients that never come back would
+/// waste the slots kept for them, so the ledger learns what share of promises is redeemed and keeps (and
+/// promises) slots in that proportion: with clients that do not retry it gets out of the way.
+/// Only the overload path takes the lock.
 /// </summary>
 public sealed class RetryPromises
 {
@@ -21,16 +24,34 @@ public sealed class RetryPromises
 
     private const int Ring = HorizonSeconds + GraceSeconds + 2;
 
+    // Share of promises redeemed, an exponential average over promise outcomes; never below MinReturnRate,
+    // so a sudden return of every client still finds a tenth of them a slot.
+    private const double ReturnRateWeight = 0.05;
+    private const double MinReturnRate = 0.1;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<int, ModelQueue> _models = [];
     private readonly int _maxPromises;
     private int _outstanding;
+    private double _returnRate = 1;
 
     /// <summary>Creates the ledger; at most <paramref name="maxPromises"/> users hold a promise at once (memory stays bounded).</summary>
     public RetryPromises(int maxPromises = 100_000) => _maxPromises = Math.Max(1, maxPromises);
 
     /// <summary>Promises given and neither redeemed nor lapsed.</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
+
+    /// <summary>The learned share of promises that are redeemed (1 at first).</summary>
+    public double ReturnRate
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _returnRate;
+            }
+        }
+    }
 
     /// <summary>
     /// Admits through <paramref name="policy"/> while promises are outstanding: a user redeeming a promise
@@ -44,7 +65,7 @@ public sealed class RetryPromises
         {
             var queue = QueueOf(request.ModelId);
             queue.Expire(request.Second, this);
-            if (!queue.TryRedeem(user, request.Second, this) && FreeNow(pool, request.ModelId, request.Second) <= queue.DueNow(request.Second))
+            if (!queue.TryRedeem(user, request.Second, this) && FreeNow(pool, request.ModelId, request.Second) <= queue.DueNow(request.Second) * _returnRate)
             {
                 return null;
             }
@@ -71,6 +92,9 @@ public sealed class RetryPromises
             return queue.Reserve(user, second, this);
         }
     }
+
+    private void Learn(bool redeemed) =>
+        _returnRate = Math.Max(MinReturnRate, _returnRate + (ReturnRateWeight * ((redeemed ? 1 : 0) - _returnRate)));
 
     private static long FreeNow(PoolSnapshot pool, int modelId, long second)
     {
@@ -152,7 +176,7 @@ public sealed class RetryPromises
                 {
                     Reset(slot, due, ledger);
                 }
-                if (_promised[slot] >= _free[i])
+                if (_promised[slot] * ledger._returnRate >= _free[i])
                 {
                     continue;
                 }
@@ -187,6 +211,7 @@ public sealed class RetryPromises
                     }
                     _redeemed[Slot(due)]++;
                     ledger._outstanding--;
+                    ledger.Learn(redeemed: true);
                     return true;
                 }
             }
@@ -237,6 +262,7 @@ public sealed class RetryPromises
                     if (_byUser.TryGetValue(user, out var dues) && dues.Remove(due))
                     {
                         ledger._outstanding--;
+                        ledger.Learn(redeemed: false);
                         if (dues.Count == 0)
                         {
                             _byUser.Remove(user);

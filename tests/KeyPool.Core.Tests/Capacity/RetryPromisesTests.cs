@@ -109,4 +109,31 @@ public sealed class RetryPromisesTests
         Assert.True(retriedServed >= 0.9 * retried, $"{retriedServed} of {retried} retries served");
         Assert.True(router.Second - start == 400);
     }
+
+    [Fact]
+    public void ClientsThatNeverRetry_ThePromisesGetOutOfTheWay_TheBudgetIsStillServed()
+    {
+        const int keys = 4, rpm = 60;
+        var router = Router(keys, rpm, burstSeconds: BudgetOptions.DefaultBurstSeconds);
+        var served = 0;
+        for (var t = 0; t < 120; t++)
+        {
+            for (var i = 0; i < 3 * keys * rpm / 60; i++)
+            {
+                var user = $"user-{t}-{i}";
+                if (router.TryAdmit(i % keys + 1, 0, 100, 0, user) is not null)
+                {
+                    served++;
+                }
+                else
+                {
+                    router.RetryAfterSeconds(0, user); // promised, never redeemed
+                }
+            }
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.True(served >= 0.95 * keys * rpm * 2, $"served {served} of {keys * rpm * 2}");
+        Assert.True(router.Promises.ReturnRate < 0.2, $"return rate {router.Promises.ReturnRate}");
+    }
 }
