@@ -61,6 +61,12 @@ public static class PoolSimulator
         var starting = new List<Session>();
         var step = Math.Max(1, seconds / 200);
 
+        // Within one second budgets only fill (they free at second boundaries, and every request here costs exactly
+        // what it reserved), so once a request of N tokens found no key, any request of N or more tokens this second
+        // would not either: it is refused without asking the router. Exact, and it keeps overloaded days fast.
+        var failedSecond = -1;
+        var failedTokens = int.MaxValue;
+
         for (var t = 0; t < seconds; t++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -147,8 +153,14 @@ public static class PoolSimulator
 
         bool TryServe(Message message, int now)
         {
+            if (now == failedSecond && message.Tokens >= failedTokens)
+            {
+                return false;
+            }
             if (router.TryAdmit(message.Group, model, message.Tokens) is not { } admission)
             {
+                failedTokens = now == failedSecond ? Math.Min(failedTokens, message.Tokens) : message.Tokens;
+                failedSecond = now;
                 return false;
             }
             admission.Settle(message.Tokens);

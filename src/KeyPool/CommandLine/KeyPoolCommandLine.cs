@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace KeyPool.CommandLine;
 
-/// <summary>The <c>keypool</c> command: serve, keys, users import, emulator.</summary>
+/// <summary>The <c>keypool</c> command: serve, keys, users import, rebalance, emulator, simulate.</summary>
 internal static class KeyPoolCommandLine
 {
     public static RootCommand Create()
@@ -13,6 +13,7 @@ internal static class KeyPoolCommandLine
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(RebalanceCommand.Create());
         root.Subcommands.Add(EmulatorCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
         return root;
     }
 }
