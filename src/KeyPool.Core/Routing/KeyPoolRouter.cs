@@ -57,6 +57,9 @@ public sealed class KeyPoolRouter
     /// <summary>Admitted and refused requests over the last minutes (stickiness, goodput).</summary>
     public RouteStats Stats { get; } = new();
 
+    /// <summary>Demand per minute (requests, active users, tokens) over the last hour.</summary>
+    public DemandMeter Demand { get; } = new();
+
     /// <summary>The slots promised to refused users through <c>Retry-After</c>.</summary>
     public RetryPromises Promises { get; } = new();
 
@@ -102,6 +105,7 @@ public sealed class KeyPoolRouter
         if (admission is { } admitted)
         {
             Stats.Admitted(request.Second, userGroup == 0 || admitted.Member.Group == userGroup);
+            Demand.Record(request.Second, userId, _pool);
         }
         return admission;
     }

@@ -13,7 +13,11 @@ namespace KeyPool.Admin;
 /// <summary><c>GET /api/admin/api-keys/health</c>, in the original system's shape plus per-key state and budget use.</summary>
 internal static class HealthApi
 {
-    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool);
+    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool)
+    {
+        /// <summary>Capacity at the demand observed (issue 12), beside the planning constants of <c>estimatedCapacity</c>.</summary>
+        public MeasuredCapacity? Measured { get; init; }
+    }
 
     public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt)
     {
@@ -57,7 +61,7 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, KeyRingProvider keys, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken)
+        KeyPoolRouter router, KeyRingProvider keys, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -98,6 +102,7 @@ internal static class HealthApi
             GoodputRatio = quality.GoodputRatio,
             Quality = quality,
         };
-        return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
+        var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);
+        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured });
     }
 }

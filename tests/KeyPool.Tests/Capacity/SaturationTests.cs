@@ -86,6 +86,11 @@ public sealed class SaturationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(retriedServed >= 0.9 * retried, $"{retriedServed} of {retried} retries served on their next try");
         var pool = healthAtTwoMinutes!.Value.GetProperty("pool");
         Assert.True(pool.GetProperty("goodput_ratio").GetDouble() >= 0.98, pool.ToString());
+        Assert.False(healthAtTwoMinutes.Value.GetProperty("measured").GetProperty("enough").GetBoolean()); // two minutes: too little to say
+        var measured = (await gateway.HealthAsync()).GetProperty("measured"); // the retries went on for minutes
+        Assert.True(measured.GetProperty("enough").GetBoolean(), measured.ToString());
+        Assert.Equal("RPM", measured.GetProperty("bindingLimit").GetString());
+        Assert.True(measured.GetProperty("usersCarried").GetInt64() > 0, measured.ToString());
     }
 
     private const int RetryLimitSeconds = 600;
