@@ -8,7 +8,8 @@
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
 # with 5,000,000 stored and 100,000 active), micro (BenchmarkDotNet of the per-request core path).
-# Paths, interleaved per round: direct upstream, nginx reverse proxy, Portkey gateway, KeyPool.
+# Paths, interleaved per round: direct upstream, nginx reverse proxy, a bare YARP proxy (proxy phase), Portkey
+# gateway, KeyPool.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
 set -euo pipefail
 
@@ -48,6 +49,7 @@ KEYPOOL_PORT=18084   # KeyPool (Warning logging)
 NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
 SSE_PORT=18091       # node: SSE responder, 100 chunks
+YARP_PORT=18087      # bench/YarpProxy: a bare MapReverseProxy to UP_PORT (the platform's ceiling)
 
 RUN=$OUT/run
 TMP=$(mktemp -d /tmp/keypool-bench.XXXXXX)
@@ -111,6 +113,12 @@ if [[ $BUILD == 1 || ! -x $KEYPOOL ]]; then
   timeout 600 dotnet publish "$ROOT/src/KeyPool" -c Release -o "$OUT/keypool" >"$RUN/publish.log" 2>&1 || { tail -20 "$RUN/publish.log"; exit 1; }
 fi
 
+YARP=$OUT/yarp/yarp-proxy
+if [[ $BUILD == 1 || ! -x $YARP ]]; then
+  log "publishing the bare YARP proxy (Release)"
+  timeout 600 dotnet publish "$BENCH/YarpProxy" -c Release -o "$OUT/yarp" >"$RUN/publish-yarp.log" 2>&1 || { tail -20 "$RUN/publish-yarp.log"; exit 1; }
+fi
+
 # ---------------------------------------------------------------- machine
 {
   meta cpu "$(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}')"
@@ -165,6 +173,7 @@ portkey_headers() { # upstream-base-url file
 printf 'Authorization: Bearer bench-token\n' > "$TMP/h-keypool"
 printf 'Authorization: Bearer %s\n' "${KEYS[0]}" > "$TMP/h-direct"
 cp "$TMP/h-direct" "$TMP/h-nginx"
+cp "$TMP/h-direct" "$TMP/h-yarp"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
 portkey_headers "http://127.0.0.1:$SSE_PORT/v1" "$TMP/h-portkey-sse"
 cp "$TMP/h-keypool" "$TMP/h-keypool-info"
@@ -189,6 +198,7 @@ path_url() { # path -> chat completions URL (non-streaming / streaming)
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" ;;
+    yarp) echo "http://127.0.0.1:$YARP_PORT/v1/chat/completions" ;;
     portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
     keypool) echo "http://127.0.0.1:$KEYPOOL_PORT/v1/chat/completions" ;;
     keypool-info) echo "http://127.0.0.1:$KEYPOOL_INFO_PORT/v1/chat/completions" ;;
@@ -269,6 +279,10 @@ if has_phase proxy || has_phase stream || has_phase scale; then
 fi
 
 if has_phase proxy; then
+  ASPNETCORE_URLS="http://127.0.0.1:$YARP_PORT" "$YARP" --upstream "http://127.0.0.1:$UP_PORT/" >"$RUN/yarp.log" 2>&1 &
+  PIDS+=("$!")
+  wait_port "$YARP_PORT" yarp
+  PATHS=(direct nginx yarp portkey keypool)
   start_keypool keypool "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$UP_PORT/v1"
   KEYPOOL_PID=$KP_PID
   if [[ $LOG_INFO == 1 ]]; then
@@ -296,7 +310,7 @@ if has_phase proxy; then
   for r in $(seq "$ROUNDS"); do
     for p in "${PATHS[@]}"; do run_wrk c1 "$p" "$r" 1 1; done
     for p in "${PATHS[@]}"; do run_wrk c50 "$p" "$r" 2 50; done
-    for p in direct nginx portkey keypool; do run_rate "$p" "$r"; done
+    for p in direct nginx yarp portkey keypool; do run_rate "$p" "$r"; done
   done
   meta keypool_rss_after_mb "$(( $(rss_kb "$KEYPOOL_PID") / 1024 ))"
   meta keypool_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_PID") / 1024 ))"
