@@ -7,7 +7,8 @@
 #
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
-# with 5,000,000 stored and 100,000 active), micro (BenchmarkDotNet of the per-request core path).
+# with 5,000,000 stored and 100,000 active), capacity (goodput and stickiness at saturation on a fake
+# clock, a simulated day of 5,000,000 users), micro (BenchmarkDotNet of the per-request core path).
 # Paths, interleaved per round: direct upstream, nginx reverse proxy, a bare YARP proxy (proxy phase), Portkey
 # gateway, KeyPool.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
@@ -21,14 +22,14 @@ DURATION=4
 STREAM_REQUESTS=30
 RATE=2000
 SCALE_USERS=5000000
-PHASES=proxy,stream,scale,micro
+PHASES=proxy,stream,scale,capacity,micro
 BUILD=1
 LOG_INFO=1
 QUICK=0
 
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) QUICK=1; ROUNDS=1; DURATION=3; STREAM_REQUESTS=20; SCALE_USERS=500000; PHASES=proxy,stream,scale; shift ;;
+    --quick) QUICK=1; ROUNDS=1; DURATION=3; STREAM_REQUESTS=20; SCALE_USERS=500000; PHASES=proxy,stream,scale,capacity; shift ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --only) PHASES=$2; shift 2 ;;
@@ -376,6 +377,17 @@ if has_phase scale; then
   meta scale_peak_rss_mb "$(( $(hwm_kb "$SCALE_PID") / 1024 ))"
   log "serving with $SCALE_USERS stored: $line; RSS $(( $(rss_kb "$SCALE_PID") / 1024 )) MB (peak $(( $(hwm_kb "$SCALE_PID") / 1024 )) MB)"
   stop_pid "$SAMPLER"; stop_pid "$SCALE_PID"
+fi
+
+# ---------------------------------------------------------------- capacity: saturation and simulation
+if has_phase capacity; then
+  log "saturation tests (fake clock) and a simulated day of 5,000,000 users"
+  timeout 900 dotnet test "$ROOT/tests/KeyPool.Tests" -c Release --filter "FullyQualifiedName~Capacity.SaturationTests" \
+    --logger "console;verbosity=detailed" >"$RUN/saturation.log" 2>&1 || log "saturation tests failed (see bench/.out/run/saturation.log)"
+  meta saturation_3x "$(grep -o 'served [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
+  meta saturation_half "$(grep -o 'sticky [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
+  "$KEYPOOL" simulate --users 5000000 --keys 31 --rpm 480 --tpm 2000000 --out "$RUN/simulate" >"$RUN/simulate.log" 2>&1 || log "simulate failed"
+  meta simulate_5m "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d["requests"]:,} requests, {d["refusedRatio"]*100:.1f}% refused, {d["delayedRatio"]*100:.1f}% delayed, peak {max(d["peakRpmPerKey"])} RPM per key, simulated in {d["elapsedSeconds"]} s")' "$RUN/simulate/summary.json" 2>/dev/null || echo none)"
 fi
 
 # ---------------------------------------------------------------- micro-benchmark

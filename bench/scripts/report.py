@@ -213,6 +213,20 @@ if reports:
         w(text.replace("```", "").strip())
         w("")
 
+# ------------------------------------------------------------------ saturation (phase "capacity")
+if meta.get("saturation_3x") or meta.get("simulate_5m"):
+    w("## Saturation and capacity (issue 12)")
+    w("")
+    w("Real gateway + emulator on one fake clock, 4 keys × 60 RPM (`tests/KeyPool.Tests/Capacity/SaturationTests.cs`), "
+      "and `keypool simulate` of a day of 5,000,000 users on 31 keys (see `docs/capacity.md`).")
+    w("")
+    w("| case | figures |")
+    w("|---|---|")
+    w(f"| 3× capacity for 2 min, clients retry when told | {meta.get('saturation_3x', '–')} |")
+    w(f"| 50% load for 2 min | {meta.get('saturation_half', '–')} |")
+    w(f"| `keypool simulate --users 5000000` | {meta.get('simulate_5m', '–')} |")
+    w("")
+
 # ------------------------------------------------------------------ per round
 w("## Every measurement")
 w("")
