@@ -387,7 +387,7 @@ if has_phase capacity; then
   meta saturation_3x "$(grep -o 'served [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
   meta saturation_half "$(grep -o 'sticky [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
   "$KEYPOOL" simulate --users 5000000 --keys 31 --rpm 480 --tpm 2000000 --out "$RUN/simulate" >"$RUN/simulate.log" 2>&1 || log "simulate failed"
-  meta simulate_5m "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d["requests"]:,} requests, {d["refusedRatio"]*100:.1f}% refused, {d["delayedRatio"]*100:.1f}% delayed, peak {max(d["peakRpmPerKey"])} RPM per key, simulated in {d["elapsedSeconds"]} s")' "$RUN/simulate/summary.json" 2>/dev/null || echo none)"
+  meta simulate_5m "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("{:,} requests, {:.1f}% refused, {:.1f}% delayed, peak {} RPM per key, simulated in {} s".format(d["requests"], d["refusedRatio"]*100, d["delayedRatio"]*100, max(d["peakRpmPerKey"]), d["elapsedSeconds"]))' "$RUN/simulate/summary.json" 2>/dev/null || echo none)"
 fi
 
 # ---------------------------------------------------------------- micro-benchmark
