@@ -124,6 +124,9 @@ public sealed class SaturationTests(Xunit.Abstractions.ITestOutputHelper output)
         var pool = (await gateway.HealthAsync()).GetProperty("pool");
         Assert.True(pool.GetProperty("sticky_ratio").GetDouble() >= 0.99, pool.ToString());
         Assert.Equal(1.0, pool.GetProperty("goodput_ratio").GetDouble());
+        var metrics = await gateway.Http.GetStringAsync("/metrics");
+        Assert.Contains("keypool_sticky_ratio 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("keypool_goodput_ratio 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
