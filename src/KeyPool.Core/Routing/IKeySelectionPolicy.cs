@@ -19,21 +19,21 @@ public static class KeySelectionPolicies
     /// <summary>Every key in turn, ignoring stickiness.</summary>
     public static string RoundRobin => nameof(RoundRobin);
 
-    /// <summary>The key with the most headroom, ignoring stickiness.</summary>
-    public static string LeastLoaded => nameof(LeastLoaded);
+    /// <summary>The key with the most budget headroom, ignoring stickiness.</summary>
+    public static string MostHeadroom => nameof(MostHeadroom);
 
     /// <summary>The original system: the user's key, group 1 when it has none; no spill-over.</summary>
     public static string KeyGroupOne => nameof(KeyGroupOne);
 
     /// <summary>All names.</summary>
-    public static IReadOnlyList<string> All { get; } = [StickyWithSpillover, RoundRobin, LeastLoaded, KeyGroupOne];
+    public static IReadOnlyList<string> All { get; } = [StickyWithSpillover, RoundRobin, MostHeadroom, KeyGroupOne];
 
     /// <summary>Creates the policy named <paramref name="name"/> (case-insensitive), or null for an unknown name.</summary>
     public static IKeySelectionPolicy? Create(string name, RoutingOptions options, Random random) => name.ToUpperInvariant() switch
     {
         "STICKYWITHSPILLOVER" => new StickyWithSpilloverPolicy(options, random),
         "ROUNDROBIN" => new RoundRobinPolicy(),
-        "LEASTLOADED" => new LeastLoadedPolicy(),
+        "MOSTHEADROOM" => new MostHeadroomPolicy(),
         "KEYGROUPONE" => new KeyGroupOnePolicy(),
         _ => null,
     };

@@ -6,9 +6,11 @@ using KeyPool.Core.Keys;
 namespace KeyPool.Core.Routing;
 
 /// <summary>
-/// Admits requests to keys: the configured policy picks and reserves; when no key has budget the
-/// request waits (bounded in time and in number of waiters) for the next second's capacity.
-/// Holds the current <see cref="PoolSnapshot"/>, replaced whole when keys or teams change.
+/// The one holder of the current pool (keys, teams, budgets, health) and the door to it: the
+/// configured policy picks a key and reserves its budget; when no key has budget the request waits
+/// (bounded in time and in number of waiters) for the next second's capacity. The
+/// <see cref="PoolSnapshot"/> is replaced whole when keys or teams change; a request takes it once
+/// and uses it throughout (user assignment, routing, scrubbing secrets).
 /// </summary>
 public sealed class KeyPoolRouter
 {
@@ -17,6 +19,7 @@ public sealed class KeyPoolRouter
     private readonly KeyHealthOptions _health;
     private readonly TimeProvider _time;
     private readonly Lock _loadLock = new();
+    private readonly IKeySelectionPolicy _noUser = new MostHeadroomPolicy();
     private volatile PoolSnapshot _pool;
     private IReadOnlyDictionary<int, GroupSettings> _groups;
     private IReadOnlyDictionary<int, string> _teams = new Dictionary<int, string>();
@@ -45,11 +48,11 @@ public sealed class KeyPoolRouter
     /// <summary>The policy in use.</summary>
     public IKeySelectionPolicy Policy { get; }
 
-    /// <summary>The per-group settings in force.</summary>
-    public IReadOnlyDictionary<int, GroupSettings> Groups => _groups;
-
     /// <summary>The pool now.</summary>
     public PoolSnapshot Pool => _pool;
+
+    /// <summary>The last change of keys (for health), or null before any load changed something.</summary>
+    public PoolChange? LastChange { get; private set; }
 
     /// <summary>Requests refused for lack of capacity anywhere.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
@@ -73,12 +76,18 @@ public sealed class KeyPoolRouter
     /// <param name="ring">The keys from now on.</param>
     /// <param name="discoveredTeams">Teams the upstream reported, by group; merged with those known (a replaced key forgets its team).</param>
     /// <param name="groups">New per-group settings, or null to keep the current ones.</param>
-    public void Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
+    /// <returns>What changed in the keys.</returns>
+    public KeyRingDiff Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
     {
         ArgumentNullException.ThrowIfNull(ring);
         lock (_loadLock)
         {
             var current = _pool;
+            var diff = KeyRingDiff.Between(current.Ring, ring);
+            if (!diff.IsEmpty)
+            {
+                LastChange = new PoolChange(_time.GetUtcNow(), diff.ToString());
+            }
             var teams = _teams
                 .Where(t => ring.Find(t.Key) is { } key && current.Find(t.Key)?.Key.Secret == key.Secret)
                 .ToDictionary(t => t.Key, t => t.Value);
@@ -89,61 +98,109 @@ public sealed class KeyPoolRouter
             _teams = teams;
             _groups = groups ?? _groups;
             _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current);
+            return diff;
         }
     }
 
-    /// <summary>Admits without waiting; null when no key can take the request now.</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) => TryAdmit(userGroup, modelId, tokens, excludeGroup, null);
-
-    /// <summary>Admits without waiting; null when no key can take the request now (or its turn has not come: see <see cref="RetryPromises"/>).</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
+    /// <summary>
+    /// Applies what the upstream said of some keys (<c>GET /v1/api-key</c>): their teams go into the pool,
+    /// and keys it reports unusable are taken out.
+    /// </summary>
+    /// <returns>The groups revoked by this call, with the reason (for one log line each).</returns>
+    public IReadOnlyList<(int Group, string Problem)> ApplyKeyChecks(IReadOnlyDictionary<int, string> teams, IEnumerable<(int Group, string Problem)> problems)
     {
+        ArgumentNullException.ThrowIfNull(teams);
+        ArgumentNullException.ThrowIfNull(problems);
+        Load(_pool.Ring, teams);
+        var pool = _pool;
+        return problems.Where(p => pool.Find(p.Group) is { } member && member.Health.Revoke(p.Problem)).ToList();
+    }
+
+    /// <summary>Puts a revoked key back with a clean slate (the admin said so, or the upstream reports it enabled).</summary>
+    /// <returns>False when the group has no key.</returns>
+    public bool Reenable(int group)
+    {
+        if (_pool.Find(group) is not { } member)
+        {
+            return false;
+        }
+        member.Health.Reenable();
+        return true;
+    }
+
+    /// <summary>Admits to the current pool without waiting; null when no key can take the request now.</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
+        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup);
+
+    /// <summary>
+    /// Admits to <paramref name="pool"/> without waiting; null when no key can take the request now. A request
+    /// of no user (group 0, e.g. <c>GET /v1/models</c>) goes to the key with most headroom: it is not a spill.
+    /// </summary>
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
+        TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, null);
+
+    /// <summary>Admits <paramref name="userId"/>'s request to the current pool without waiting (see the overload taking a pool).</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup, string? userId) =>
+        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup, userId);
+
+    /// <summary>
+    /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> without waiting; null when no key can
+    /// take it now, or when its turn has not come (refused users hold promised slots: see <see cref="RetryPromises"/>).
+    /// Counts it for stickiness, goodput and demand.
+    /// </summary>
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
         var request = new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup);
+        var policy = userGroup == 0 ? _noUser : Policy;
         var admission = userId is not null && Promises.Outstanding > 0
-            ? Promises.Admit(_pool, Policy, request, userId)
-            : Policy.Select(_pool, request);
+            ? Promises.Admit(pool, policy, request, userId)
+            : policy.Select(pool, request);
         if (admission is { } admitted)
         {
             Stats.Admitted(request.Second, userGroup == 0 || admitted.Member.Group == userGroup);
-            Demand.Record(request.Second, userId, _pool);
+            Demand.Record(request.Second, userId, pool);
         }
         return admission;
     }
 
-    /// <summary>Admits, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    /// <summary>Admits to the current pool, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
     public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
-        AdmitAsync(userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
+        AdmitAsync(_pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
 
-    /// <summary>Admits <paramref name="userId"/>'s request, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
+    /// <summary>Admits to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
+        AdmitAsync(pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
+
+    /// <summary>Admits <paramref name="userId"/>'s request to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
-        var admission = TryAdmit(userGroup, modelId, tokens, excludeGroup, userId);
+        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId);
         return admission is not null
             ? ValueTask.FromResult(admission)
-            : new ValueTask<Admission?>(WaitAsync(userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
+            : new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
     }
+
+    /// <summary>Seconds a refused caller should wait: until the soonest budget of the current pool frees.</summary>
+    public int RetryAfterSeconds(int modelId) => RetryAfterSeconds(_pool, modelId);
+
+    /// <summary>Seconds a refused user should wait, in the current pool (see the overload taking a pool).</summary>
+    public int RetryAfterSeconds(int modelId, string? userId) => RetryAfterSeconds(_pool, modelId, userId);
 
     /// <summary>
-    /// Seconds a refused user should wait: the slot promised to them (<see cref="RetryPromises"/>), else
-    /// until the soonest budget frees.
+    /// Seconds a refused user should wait: the slot promised to them in <paramref name="pool"/>
+    /// (<see cref="RetryPromises"/>), else until the soonest budget frees.
     /// </summary>
-    public int RetryAfterSeconds(int modelId, string? userId)
+    public int RetryAfterSeconds(PoolSnapshot pool, int modelId, string? userId)
     {
-        if (userId is not null)
-        {
-            var promised = Promises.Promise(_pool, modelId, userId, Second);
-            if (promised is { } seconds)
-            {
-                return seconds;
-            }
-        }
-        return RetryAfterSeconds(modelId);
+        ArgumentNullException.ThrowIfNull(pool);
+        return userId is not null && Promises.Promise(pool, modelId, userId, Second) is { } promised ? promised : RetryAfterSeconds(pool, modelId);
     }
 
-    /// <summary>Seconds a refused caller should wait: until the soonest budget frees.</summary>
-    public int RetryAfterSeconds(int modelId)
+    /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
+    public int RetryAfterSeconds(PoolSnapshot pool, int modelId)
     {
-        var pool = _pool;
+        ArgumentNullException.ThrowIfNull(pool);
         var second = Second;
         var best = 60;
         foreach (var member in pool.Members)
@@ -156,12 +213,12 @@ public sealed class KeyPoolRouter
         return Math.Max(1, best);
     }
 
-    private async Task<Admission?> WaitAsync(int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
+    private async Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
         // While promised users wait their turn, a newcomer joins the line (a promise) instead of racing them.
         if (Promises.Outstanding > 0 && userId is not null)
         {
-            return Reject(userGroup);
+            return Reject(pool, userGroup);
         }
         if (_options.MaxQueueWait <= TimeSpan.Zero || Interlocked.Increment(ref _waiting) > _options.MaxQueueLength)
         {
@@ -169,7 +226,7 @@ public sealed class KeyPoolRouter
             {
                 Interlocked.Decrement(ref _waiting);
             }
-            return Reject(userGroup);
+            return Reject(pool, userGroup);
         }
         try
         {
@@ -182,16 +239,16 @@ public sealed class KeyPoolRouter
                 var wake = nextSecond < deadline ? nextSecond : deadline;
                 if (wake <= now)
                 {
-                    return Reject(userGroup);
+                    return Reject(pool, userGroup);
                 }
                 await Task.Delay(wake - now, _time, cancellationToken).ConfigureAwait(false);
-                if (TryAdmit(userGroup, modelId, tokens, excludeGroup, userId) is { } admission)
+                if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId) is { } admission)
                 {
                     return admission;
                 }
                 if (_time.GetUtcNow() >= deadline)
                 {
-                    return Reject(userGroup);
+                    return Reject(pool, userGroup);
                 }
             }
         }
@@ -201,11 +258,16 @@ public sealed class KeyPoolRouter
         }
     }
 
-    private Admission? Reject(int userGroup)
+    private Admission? Reject(PoolSnapshot pool, int userGroup)
     {
         Interlocked.Increment(ref _rejected);
         Stats.Refused(Second);
-        _pool.Find(userGroup)?.CountRejection();
+        pool.Find(userGroup)?.CountRejection();
         return null;
     }
 }
+
+/// <summary>A change of the pool's keys, for health.</summary>
+/// <param name="At">When it was loaded.</param>
+/// <param name="Change">What changed, in words (groups only, never a key).</param>
+public sealed record PoolChange(DateTimeOffset At, string Change);

@@ -9,8 +9,8 @@ public sealed class RoutingOptions
     /// <summary>The selection policy by name (<see cref="KeySelectionPolicies"/>). Default <c>StickyWithSpillover</c>.</summary>
     public string Policy { get; set; } = KeySelectionPolicies.StickyWithSpillover;
 
-    /// <summary>Where users of a removed key go first. Default <see cref="Routing.MissingKeyFallback.LeastLoaded"/> (spill-over).</summary>
-    public MissingKeyFallback MissingKeyFallback { get; set; } = MissingKeyFallback.LeastLoaded;
+    /// <summary>Where users of a removed key go first. Default <see cref="Routing.MissingKeyFallback.Spill"/>.</summary>
+    public MissingKeyFallback MissingKeyFallback { get; set; } = MissingKeyFallback.Spill;
 
     /// <summary>How long a request may wait for capacity when no key has budget, before a 429. Default 2 s; 0 answers at once.</summary>
     public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(2);

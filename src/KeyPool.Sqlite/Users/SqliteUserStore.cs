@@ -48,7 +48,7 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
             var counts = (await connection.QueryAsync<(long Group, long Count)>(
                     "SELECT key_group, user_count FROM api_key_group_users;", transaction: transaction).ConfigureAwait(false))
                 .ToDictionary(row => (int)row.Group, row => row.Count);
-            var group = LeastLoaded.Pick(availableGroups, g => counts.GetValueOrDefault(g));
+            var group = FewestUsers.Pick(availableGroups, g => counts.GetValueOrDefault(g));
 
             await connection.ExecuteAsync(
                 """

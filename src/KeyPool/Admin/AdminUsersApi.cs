@@ -1,7 +1,7 @@
 using KeyPool.Core.Users;
 using KeyPool.Errors;
 using KeyPool.Hosting;
-using KeyPool.Keys;
+using KeyPool.Core.Routing;
 using KeyPool.Users;
 
 namespace KeyPool.Admin;
@@ -21,7 +21,7 @@ internal static class AdminUsersApi
     }
 
     private static async Task<IResult> CreateAsync(
-        HttpRequest request, UserResolver users, KeyRingProvider keys, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpRequest request, UserResolver users, KeyPoolRouter router, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         CreateUserRequest? body;
         try
@@ -32,25 +32,25 @@ internal static class AdminUsersApi
         {
             return Error(400, $"The body must be JSON like {{\"id\":\"u1\",\"tier\":\"free\"}}: {exception.Message}", OpenAiError.InvalidRequest, "invalid_json");
         }
-        if (UserResolver.Validate(body?.Id) is { } invalid)
+        if (UserResolver.Validate(body?.Id, "the body's \"id\" field") is { } invalid)
         {
-            return Error(400, invalid.Replace("with the X-KeyPool-User header or the body's \"user\" field", "in the body's \"id\" field", StringComparison.Ordinal), OpenAiError.InvalidRequest, "invalid_user_id", "id");
+            return Error(400, invalid, OpenAiError.InvalidRequest, "invalid_user_id", "id");
         }
         if (body!.Tier is { } tier && (string.IsNullOrWhiteSpace(tier) || tier.Length > 64))
         {
             return Error(400, "The tier must be 1 to 64 characters.", OpenAiError.InvalidRequest, "invalid_tier", "tier");
         }
-        var ring = keys.Current;
+        var pool = router.Pool;
         var existing = await users.FindAsync(body.Id!, cancellationToken);
         if (existing is not null)
         {
             return TypedResults.Ok(ToResponse(existing));
         }
-        if (ring.Count == 0)
+        if (pool.Ring.Count == 0)
         {
             return Error(503, "No upstream API key is configured: a user cannot be given a key group.", OpenAiError.Server, "no_keys");
         }
-        var assignment = await users.RegisterAsync(body.Id!, body.Tier, ring, cancellationToken);
+        var assignment = await users.RegisterAsync(body.Id!, body.Tier, pool, cancellationToken);
         if (!assignment.Created)
         {
             return TypedResults.Ok(ToResponse(assignment.User));

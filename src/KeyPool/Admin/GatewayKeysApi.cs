@@ -1,7 +1,7 @@
 using KeyPool.Auth;
 using KeyPool.Core.Callers;
 using KeyPool.Errors;
-using KeyPool.Keys;
+using KeyPool.Core.Routing;
 using KeyPool.Users;
 
 namespace KeyPool.Admin;
@@ -27,7 +27,7 @@ internal static class GatewayKeysApi
     }
 
     private static async Task<IResult> IssueAsync(
-        string id, HttpResponse response, GatewayKeyRegistry registry, UserResolver users, KeyRingProvider keys, CancellationToken cancellationToken)
+        string id, HttpResponse response, GatewayKeyRegistry registry, UserResolver users, KeyPoolRouter router, CancellationToken cancellationToken)
     {
         if (Refused(registry, id) is { } refused)
         {
@@ -35,10 +35,10 @@ internal static class GatewayKeysApi
         }
         // The key is useless without a key group, so the user is registered now (least-loaded group)
         // rather than at the first request, where automatic registration may be off.
-        var ring = keys.Current;
-        if (ring.Count > 0)
+        var pool = router.Pool;
+        if (pool.Ring.Count > 0)
         {
-            await users.RegisterAsync(id, null, ring, cancellationToken);
+            await users.RegisterAsync(id, null, pool, cancellationToken);
         }
         var (key, secret) = await registry.IssueAsync(id, cancellationToken);
         response.Headers.CacheControl = "no-store"; // the only time the secret is ever shown

@@ -25,11 +25,10 @@ internal static class KeyAdminApi
 
     private static IResult Enable(int group, KeyPoolRouter router, ILoggerFactory loggers)
     {
-        if (router.Pool.Find(group) is not { } member)
+        if (!router.Reenable(group))
         {
             return new OpenAiErrorResult(404, $"Key group {group} has no key.", OpenAiError.InvalidRequest, "key_group_not_found");
         }
-        member.Health.Reenable();
         Log.KeyReenabled(loggers.CreateLogger("KeyPool.Admin"), group);
         return TypedResults.Ok(new { key_group = group, state = "active" });
     }

@@ -1,5 +1,5 @@
 using KeyPool.Core.Users;
-using KeyPool.Keys;
+using KeyPool.Core.Routing;
 
 namespace KeyPool.Admin;
 
@@ -14,9 +14,9 @@ internal static class RebalanceApi
         return admin;
     }
 
-    private static async Task<IResult> RebalanceAsync(bool? dryRun, KeyRingProvider keys, IUserRebalancer rebalancer, UserGroupCache cache, CancellationToken cancellationToken)
+    private static async Task<IResult> RebalanceAsync(bool? dryRun, KeyPoolRouter router, IUserRebalancer rebalancer, UserGroupCache cache, CancellationToken cancellationToken)
     {
-        var result = await rebalancer.RebalanceAsync(keys.Current.Groups, dryRun ?? false, 50_000, null, cancellationToken);
+        var result = await rebalancer.RebalanceAsync(router.Pool.Ring.Groups, dryRun ?? false, 50_000, null, cancellationToken);
         if (result.Moved > 0)
         {
             cache.Clear(); // moved users must be read again

@@ -2,17 +2,11 @@ using KeyPool.Core.Routing;
 
 namespace KeyPool.Capacity;
 
-/// <summary>The gateway's side of the burst allowance: tighten a team's burst when the upstream shows a finer window, and say so. Event ids 26x.</summary>
+/// <summary>Says when the upstream showed a window finer than the minute and a team's burst was tightened. Event ids 26x.</summary>
 internal static partial class BurstLog
 {
-    /// <summary>After an upstream answer: a 429 while the upstream still reported room tightens the team's burst (logged once per tightening).</summary>
-    public static void TightenOnRefusal(ILogger logger, in Admission admission, int status, long second, long? remainingRequests, long? remainingTokens)
-    {
-        if (status == 429 && admission.Window.TightenBurst(second, remainingRequests, remainingTokens))
-        {
-            BurstTightened(logger, admission.Member.Group, admission.Member.Team, remainingRequests ?? -1, admission.Window.BurstRequests);
-        }
-    }
+    public static void Tightened(ILogger logger, in Admission admission, long? remainingRequests) =>
+        BurstTightened(logger, admission.Member.Group, admission.Member.Team, remainingRequests ?? -1, admission.Window.BurstRequests);
 
     [LoggerMessage(260, LogLevel.Warning, "Upstream refused group {Group} (team {Team}) with {Remaining} requests left in its minute: it enforces a finer window; the team's burst is now {Burst} requests")]
     private static partial void BurstTightened(ILogger logger, int group, string team, long remaining, int burst);

@@ -31,7 +31,7 @@ internal static class EmulatorCommand
             if (given is null or { Length: 0 })
             {
                 var configuration = CliConfiguration.Build(result.UnmatchedTokens);
-                given = KeyRingProvider.Discover(configuration, CliConfiguration.KeyPrefix(configuration)).Keys.Keys.Select(k => k.Secret).ToArray();
+                given = KeySet.Discover(configuration, CliConfiguration.KeyPrefix(configuration)).Keys.Keys.Select(k => k.Secret).ToArray();
             }
             if (given.Length == 0)
             {

@@ -33,10 +33,11 @@ internal static class KeysCommand
             {
                 var upstream = Options.Create(configuration.GetSection(UpstreamOptions.Section).Get<UpstreamOptions>() ?? new UpstreamOptions());
                 using var client = new UpstreamClient(upstream);
-                var checker = new UpstreamKeyCheck(client);
+                var checker = new UpstreamKeyCheck(client, TimeProvider.System);
+                var timeout = (configuration.GetSection(KeysOptions.Section).Get<KeysOptions>() ?? new KeysOptions()).CheckTimeout;
                 foreach (var key in keys.Ring.Keys)
                 {
-                    var answer = await checker.CheckAsync(key, cancellationToken);
+                    var answer = await checker.CheckAsync(key, timeout, cancellationToken);
                     if (answer?.Team is { } team)
                     {
                         teams[key.Group] = team;

@@ -30,7 +30,7 @@ internal static class UsersCommand
                 return 1;
             }
             var configuration = CliConfiguration.Build(result.UnmatchedTokens);
-            var ring = KeyRingProvider.Discover(configuration, CliConfiguration.KeyPrefix(configuration)).Keys;
+            var ring = KeySet.Discover(configuration, CliConfiguration.KeyPrefix(configuration)).Keys;
             if (ring.Count == 0)
             {
                 AnsiConsole.MarkupLine("[red]No upstream API keys found:[/] the import assigns users to the detected key groups, so set XAI_API_KEY, XAI_API_KEY_2, … first.");

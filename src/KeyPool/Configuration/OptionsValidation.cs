@@ -1,4 +1,6 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Health;
+using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Options;
 
@@ -13,8 +15,31 @@ internal sealed class OptionsValidation :
     IValidateOptions<UsageOptions>,
     IValidateOptions<RoutingOptions>,
     IValidateOptions<BudgetOptions>,
-    IValidateOptions<KeysOptions>
+    IValidateOptions<KeysOptions>,
+    IValidateOptions<KeyHealthOptions>,
+    IValidateOptions<CapacityOptions>,
+    IValidateOptions<Dictionary<string, TierOptions>>
 {
+    public ValidateOptionsResult Validate(string? name, KeyHealthOptions options) => Result(
+        (options.BreakerFailures < 1, $"KeyPool:Health:BreakerFailures must be at least 1, not {options.BreakerFailures}."),
+        (options.BreakerOpenFor <= TimeSpan.Zero, $"KeyPool:Health:BreakerOpenFor must be positive, not {options.BreakerOpenFor}."),
+        (options.CooldownBase <= TimeSpan.Zero, $"KeyPool:Health:CooldownBase must be positive, not {options.CooldownBase}."),
+        (options.CooldownMax < options.CooldownBase, $"KeyPool:Health:CooldownMax ({options.CooldownMax}) must not be shorter than CooldownBase ({options.CooldownBase})."),
+        (options.RevokedProbeInterval <= TimeSpan.Zero, $"KeyPool:Health:RevokedProbeInterval must be positive, not {options.RevokedProbeInterval}."));
+
+    public ValidateOptionsResult Validate(string? name, CapacityOptions options) => Result(
+        (options.DailyUsersPerKey < 1, $"KeyPool:Capacity:DailyUsersPerKey must be at least 1, not {options.DailyUsersPerKey}."),
+        (options.ConcurrentUsersPerKey < 1, $"KeyPool:Capacity:ConcurrentUsersPerKey must be at least 1, not {options.ConcurrentUsersPerKey}."),
+        (options.RequestsPerDayPerKey < 1, $"KeyPool:Capacity:RequestsPerDayPerKey must be at least 1, not {options.RequestsPerDayPerKey}."));
+
+    public ValidateOptionsResult Validate(string? name, Dictionary<string, TierOptions> options) => Result(
+        options.SelectMany(t => new (bool, string)[]
+        {
+            (t.Key.Length > 64, $"KeyPool:Tiers: a tier name must be at most 64 characters, not {t.Key.Length}."),
+            (t.Value.Model is { } model && (string.IsNullOrWhiteSpace(model) || model.Length > 256),
+                $"KeyPool:Tiers:{t.Key}:Model must be a model name (1 to 256 characters) or unset."),
+        }).ToArray());
+
     public ValidateOptionsResult Validate(string? name, RoutingOptions options) => Result(
         (!KeySelectionPolicies.All.Contains(options.Policy, StringComparer.OrdinalIgnoreCase),
             $"KeyPool:Routing:Policy '{options.Policy}' is unknown: use one of {string.Join(", ", KeySelectionPolicies.All)}."),
@@ -56,6 +81,37 @@ internal sealed class OptionsValidation :
     public ValidateOptionsResult Validate(string? name, UsageOptions options) => Result(
         (options.FlushInterval <= TimeSpan.Zero || options.FlushInterval > TimeSpan.FromSeconds(1),
             $"KeyPool:Usage:FlushInterval must be more than 0 and at most 1 s, not {options.FlushInterval}."));
+
+    /// <summary>
+    /// Validates every section at once and throws one <see cref="OptionsValidationException"/> listing all problems.
+    /// Hosted services read options in their constructors, which would otherwise report only the first bad section.
+    /// </summary>
+    public static void ThrowIfAnyInvalid(IServiceProvider services)
+    {
+        Type[] sections =
+        [
+            typeof(GatewayOptions), typeof(KeysOptions), typeof(UpstreamOptions), typeof(UsersOptions), typeof(LimitsOptions),
+            typeof(UsageOptions), typeof(RoutingOptions), typeof(BudgetOptions), typeof(KeyHealthOptions), typeof(CapacityOptions),
+            typeof(Dictionary<string, TierOptions>),
+        ];
+        var failures = new List<string>();
+        foreach (var section in sections)
+        {
+            var options = services.GetRequiredService(typeof(IOptions<>).MakeGenericType(section));
+            try
+            {
+                _ = options.GetType().GetProperty(nameof(IOptions<object>.Value))!.GetValue(options);
+            }
+            catch (System.Reflection.TargetInvocationException exception) when (exception.InnerException is OptionsValidationException invalid)
+            {
+                failures.AddRange(invalid.Failures);
+            }
+        }
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException("KeyPool", typeof(OptionsValidation), failures);
+        }
+    }
 
     private static ValidateOptionsResult Result(params (bool Failed, string Message)[] checks)
     {

@@ -1,3 +1,5 @@
+using KeyPool.Configuration;
+
 namespace KeyPool.Hosting;
 
 /// <summary>Builds the gateway web application; the command line and the tests both start it through here.</summary>
@@ -26,6 +28,7 @@ internal static class GatewayApp
         configure?.Invoke(builder);
         builder.Services.AddKeyPool(builder.Configuration);
         var app = builder.Build();
+        OptionsValidation.ThrowIfAnyInvalid(app.Services);
         app.MapKeyPool();
         return app;
     }

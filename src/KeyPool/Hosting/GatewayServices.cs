@@ -4,6 +4,7 @@ using KeyPool.Configuration;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
@@ -29,11 +30,11 @@ internal static class GatewayServices
         services.AddOptions<UsersOptions>().BindConfiguration(UsersOptions.Section).ValidateOnStart();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateOnStart();
         services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateOnStart();
-        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section);
+        services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section).ValidateOnStart();
         services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.Section).ValidateOnStart();
-        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section);
-        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers");
+        services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section).ValidateOnStart();
+        services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers").ValidateOnStart();
         services.AddSingleton<OptionsValidation>();
         services.AddSingleton<IValidateOptions<GatewayOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<UpstreamOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
@@ -43,6 +44,9 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<RoutingOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<KeyHealthOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<CapacityOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<Dictionary<string, TierOptions>>>(sp => sp.GetRequiredService<OptionsValidation>());
 
         var keys = KeySet.Load(configuration);
         if (keys.Problems.Count > 0)
@@ -55,7 +59,7 @@ internal static class GatewayServices
             throw new StartupException(
                 $"No upstream API keys found: set {prefix}, {prefix}_2, … {prefix}_N (the prefix is KeyPool:Keys:EnvPrefix) or KeyPool:Keys:File, or try `keypool serve --demo`.");
         }
-        services.AddSingleton(new KeyRingProvider(keys));
+        services.AddSingleton(keys); // the keys found at start; from then on the router holds the pool
         services.AddSingleton<KeyReloader>();
         services.AddHostedService<KeyReloadTriggers>();
 
@@ -74,18 +78,23 @@ internal static class GatewayServices
             var time = sp.GetRequiredService<TimeProvider>();
             var policy = KeySelectionPolicies.Create(routing.Policy, routing, sp.GetService<Random>() ?? Random.Shared)!;
             return new KeyPoolRouter(
-                sp.GetRequiredService<KeyRingProvider>().Current,
+                keys.Ring,
                 policy,
                 routing,
                 sp.GetRequiredService<IOptions<BudgetOptions>>().Value,
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
-                sp.GetRequiredService<KeyRingProvider>().Set.Groups,
+                keys.Groups,
                 time);
         });
         services.AddSingleton<UpstreamKeyCheck>();
         services.AddSingleton<UsageRecorder>();
         services.AddKeyPoolCallers(connectionString);
         services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<DeadlineSources>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RequestPlanner>();
+        services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();
 

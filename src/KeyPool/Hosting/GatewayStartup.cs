@@ -13,7 +13,7 @@ internal sealed class GatewayStartup(
     IUserStore users,
     IUsageStore usageStore,
     UsageRecorder recorder,
-    KeyRingProvider keys,
+    KeySet keys,
     KeyPoolRouter router,
     UpstreamKeyCheck check,
     IOptions<KeysOptions> keysOptions,
@@ -24,15 +24,15 @@ internal sealed class GatewayStartup(
         await users.InitializeAsync(cancellationToken);
         await usageStore.InitializeAsync(cancellationToken);
         recorder.LoadTotals(await usageStore.ReadAllAsync(cancellationToken));
-        var ring = keys.Current;
+        var ring = router.Pool.Ring;
         Log.KeysDetected(logger, ring.Count, string.Join(", ", ring.Groups));
-        foreach (var warning in keys.Set.Warnings)
+        foreach (var warning in keys.Warnings)
         {
             Log.KeyWarning(logger, warning);
         }
         if (keysOptions.Value.CheckOnStart)
         {
-            await KeyChecks.RunAsync(ring, ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
+            await KeyChecks.RunAsync(ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
             foreach (var sentence in PoolReport.SharedTeams(router.Pool))
             {
                 Log.SharedTeam(logger, sentence);

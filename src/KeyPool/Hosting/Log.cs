@@ -30,8 +30,8 @@ internal static partial class Log
     [LoggerMessage(204, LogLevel.Warning, "Upstream timed out after {Timeout} for group {Group}")]
     public static partial void UpstreamTimeout(ILogger logger, int group, TimeSpan timeout);
 
-    [LoggerMessage(205, LogLevel.Warning, "Upstream stream of group {Group} failed after it started: {Reason}")]
-    public static partial void StreamFailed(ILogger logger, int group, string reason);
+    [LoggerMessage(205, LogLevel.Warning, "Upstream answer of group {Group} broke off ({Reason}); the client had part of it: {ClientSawBytes}")]
+    public static partial void AnswerBrokeOff(ILogger logger, int group, string reason, bool clientSawBytes);
 
     [LoggerMessage(206, LogLevel.Debug, "Group {UserGroup} out of budget or unhealthy: request spilled to group {Group}")]
     public static partial void Spilled(ILogger logger, int userGroup, int group);
@@ -56,7 +56,4 @@ internal static partial class Log
 
     [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
     public static partial void UsageFlushFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(500, LogLevel.Information, "KeyPool serving {Url} -> upstream {Upstream}")]
-    public static partial void Serving(ILogger logger, string url, string upstream);
 }

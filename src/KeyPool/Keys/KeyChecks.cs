@@ -5,24 +5,21 @@ using KeyPool.Hosting;
 namespace KeyPool.Keys;
 
 /// <summary>
-/// Asks the upstream about some keys within a bounded time: their teams go into the pool, and keys
-/// it reports unusable are taken out. Used at start (every key) and after a reload (new keys).
+/// Asks the upstream about some keys, each within its own time limit, and hands what it said to the
+/// router (teams, unusable keys). Used at start (every key) and after a reload (new keys). A key the
+/// upstream does not answer for keeps its configured team: a silent upstream never stops the start.
 /// </summary>
 internal static class KeyChecks
 {
     public static async Task RunAsync(
-        KeyRing ring, IEnumerable<UpstreamKey> keys, KeyPoolRouter router, UpstreamKeyCheck check, TimeSpan budget, ILogger logger, CancellationToken cancellationToken)
+        IEnumerable<UpstreamKey> keys, KeyPoolRouter router, UpstreamKeyCheck check, TimeSpan perKey, ILogger logger, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(budget);
-        var results = await Task.WhenAll(keys.Select(async key => (key.Group, Check: await check.CheckAsync(key, timeout.Token))));
-        router.Load(ring, results.Where(r => r.Check?.Team is not null).ToDictionary(r => r.Group, r => r.Check!.Team!));
-        foreach (var (group, result) in results)
+        var results = await Task.WhenAll(keys.Select(async key => (key.Group, Check: await check.CheckAsync(key, perKey, cancellationToken))));
+        var teams = results.Where(r => r.Check?.Team is not null).ToDictionary(r => r.Group, r => r.Check!.Team!);
+        var problems = results.Where(r => r.Check?.Problem is not null).Select(r => (r.Group, r.Check!.Problem!));
+        foreach (var (group, problem) in router.ApplyKeyChecks(teams, problems))
         {
-            if (result?.Problem is { } problem && router.Pool.Find(group) is { } member && member.Health.Revoke(problem))
-            {
-                Log.KeyCheckProblem(logger, group, problem);
-            }
+            Log.KeyCheckProblem(logger, group, problem);
         }
     }
 }

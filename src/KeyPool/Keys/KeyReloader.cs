@@ -13,11 +13,9 @@ namespace KeyPool.Keys;
 /// </summary>
 internal sealed class KeyReloader(
     IConfiguration configuration,
-    KeyRingProvider keys,
     KeyPoolRouter router,
     UpstreamKeyCheck check,
     IOptions<KeysOptions> options,
-    TimeProvider time,
     ILogger<KeyReloader> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -36,23 +34,22 @@ internal sealed class KeyReloader(
             {
                 var problems = string.Join(" ", next.Problems);
                 Log.KeyReloadRejected(logger, trigger, problems);
-                return new Outcome(false, $"Keys unchanged: {problems}", keys.Current.Count);
+                return new Outcome(false, $"Keys unchanged: {problems}", router.Pool.Ring.Count);
             }
             if (next.Ring.Count == 0)
             {
                 Log.KeyReloadRejected(logger, trigger, "no key would be left");
-                return new Outcome(false, "Keys unchanged: the new configuration has no key.", keys.Current.Count);
+                return new Outcome(false, "Keys unchanged: the new configuration has no key.", router.Pool.Ring.Count);
             }
             foreach (var warning in next.Warnings)
             {
                 Log.KeyWarning(logger, warning);
             }
-            var diff = keys.Swap(next, time.GetUtcNow());
-            router.Load(next.Ring, groups: next.Groups);
+            var diff = router.Load(next.Ring, groups: next.Groups);
             if (options.Value.CheckOnStart && (diff.Added.Count > 0 || diff.Replaced.Count > 0))
             {
                 var fresh = diff.Added.Concat(diff.Replaced).Select(g => next.Ring.Find(g)!);
-                await KeyChecks.RunAsync(next.Ring, fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
+                await KeyChecks.RunAsync(fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
             }
             Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
             return new Outcome(true, diff.ToString(), next.Ring.Count);

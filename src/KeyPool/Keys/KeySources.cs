@@ -15,7 +15,7 @@ internal sealed record KeySet(KeyRing Ring, IReadOnlyDictionary<int, GroupSettin
     {
         var options = configuration.GetSection(KeysOptions.Section).Get<KeysOptions>() ?? new KeysOptions();
         var prefix = string.IsNullOrWhiteSpace(options.EnvPrefix) ? KeyDiscovery.DefaultPrefix : options.EnvPrefix;
-        var fromEnvironment = KeyRingProvider.Discover(configuration, prefix);
+        var fromEnvironment = Discover(configuration, prefix);
         var warnings = fromEnvironment.Warnings.ToList();
         var groups = new Dictionary<int, GroupSettings>(options.Groups);
         var keys = fromEnvironment.Keys.Keys.ToDictionary(k => k.Group);
@@ -56,4 +56,10 @@ internal sealed record KeySet(KeyRing Ring, IReadOnlyDictionary<int, GroupSettin
             .Except(fromEnvironment.Warnings));
         return new KeySet(ring, groups, warnings, problems);
     }
+
+    /// <summary>Reads keys from configuration, which includes the environment (XAI_API_KEY, XAI_API_KEY_2, …).</summary>
+    public static KeyDiscoveryResult Discover(IConfiguration configuration, string prefix) =>
+        KeyDiscovery.Discover(
+            configuration.GetChildren().Select(c => new KeyValuePair<string, string?>(c.Key, c.Value)),
+            prefix);
 }

@@ -17,9 +17,8 @@ internal sealed class RevokedKeyProbe(
     {
         foreach (var member in router.Pool.Members.Where(m => m.Health.State == KeyState.Revoked))
         {
-            if (await check.CheckAsync(member.Key, cancellationToken) is { Problem: null })
+            if (await check.CheckAsync(member.Key, options.Value.RevokedProbeInterval, cancellationToken) is { Problem: null } && router.Reenable(member.Group))
             {
-                member.Health.Reenable();
                 Log.KeyReenabled(logger, member.Group);
             }
         }

@@ -12,16 +12,21 @@ namespace KeyPool.Keys;
 internal sealed record KeyCheck(string? Team, string? Problem);
 
 /// <summary>Asks the upstream about each key: its team (keys of one team share a budget) and whether it is usable.</summary>
-internal sealed class UpstreamKeyCheck(UpstreamClient upstream)
+internal sealed class UpstreamKeyCheck(UpstreamClient upstream, TimeProvider time)
 {
-    /// <summary>The check, or null when the upstream cannot tell (no such endpoint, unreachable, time-out).</summary>
-    public async Task<KeyCheck?> CheckAsync(UpstreamKey key, CancellationToken cancellationToken)
+    /// <summary>
+    /// The check, or null when the upstream cannot tell within <paramref name="timeout"/> (no such endpoint,
+    /// unreachable, silent). Only <paramref name="cancellationToken"/> (the host stopping) ends it with an exception.
+    /// </summary>
+    public async Task<KeyCheck?> CheckAsync(UpstreamKey key, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, upstream.BaseUrl + "/api-key");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            using var response = await upstream.Invoker.SendAsync(request, cancellationToken);
+            using var response = await upstream.Invoker.SendAsync(request, linked.Token);
             if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
                 return new KeyCheck(null, $"rejected by the upstream ({(int)response.StatusCode})");
@@ -30,7 +35,7 @@ internal sealed class UpstreamKeyCheck(UpstreamClient upstream)
             {
                 return null; // e.g. 404: a provider without this endpoint
             }
-            using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+            using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(linked.Token), cancellationToken: linked.Token);
             var root = document.RootElement;
             var team = root.TryGetProperty("team_id", out var teamId) && teamId.ValueKind == JsonValueKind.String ? teamId.GetString() : null;
             var problem = Flag(root, "api_key_disabled") ? "disabled at the upstream"

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using KeyPool.Errors;
 
 namespace KeyPool.Proxy;
 
@@ -17,11 +18,43 @@ internal static class SseRelay
     public sealed class State
     {
         public TokenCounts? Usage;
-        public bool Started;
+    }
+
+    /// <summary>
+    /// Relays <paramref name="response"/>'s stream to the client. When the upstream fails after events reached
+    /// the client, the stream ends with an OpenAI-shaped <c>data: {"error":…}</c> event (the only way left to tell
+    /// an SDK client); when it fails before, nothing was sent and the caller may try another key.
+    /// </summary>
+    public static async Task<UpstreamForwarder.Relayed> RelayAsync(ProxyExchange exchange, HttpResponseMessage response)
+    {
+        var client = exchange.Context.Response;
+        client.StatusCode = (int)response.StatusCode;
+        HeaderCopier.ToClient(response, client, keepContentLength: false);
+        // Tell buffering intermediaries (nginx) to pass events on at once.
+        client.Headers["X-Accel-Buffering"] = "no";
+        var state = new State();
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(exchange.Cancellation);
+            await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation);
+            return new UpstreamForwarder.Relayed(state.Usage, null);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException or InvalidDataException or OperationCanceledException)
+        {
+            if (client.HasStarted && !exchange.ClientLeft)
+            {
+                var error = OpenAiError.Serialize("The upstream stream failed before it completed.", OpenAiError.Upstream, "upstream_stream_failed");
+                client.BodyWriter.Write("data: "u8);
+                client.BodyWriter.Write(error);
+                client.BodyWriter.Write("\n\n"u8);
+                await client.BodyWriter.FlushAsync(CancellationToken.None);
+            }
+            return new UpstreamForwarder.Relayed(state.Usage, exception.GetType().Name);
+        }
     }
 
     /// <summary>Relays until the upstream ends. Upstream read failures propagate; the caller decides what the client sees.</summary>
-    public static async Task RelayAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken)
+    internal static async Task RelayEventsAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         var start = 0; // first byte not yet written or dropped
@@ -55,7 +88,6 @@ internal static class SseRelay
                 }
                 if (wrote)
                 {
-                    state.Started = true;
                     var flush = await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                     if (flush.IsCanceled || flush.IsCompleted)
                     {
@@ -70,7 +102,6 @@ internal static class SseRelay
                 if (Inspect(ev, stripUsageChunk, state))
                 {
                     client.Write(ev);
-                    state.Started = true;
                     await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                 }
             }

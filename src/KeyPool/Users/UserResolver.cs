@@ -1,5 +1,4 @@
 using KeyPool.Configuration;
-using KeyPool.Core.Keys;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Users;
 using Microsoft.Extensions.Options;
@@ -10,23 +9,23 @@ namespace KeyPool.Users;
 /// Finds a user's key group: the bounded cache first, the store on a miss, and a least-loaded
 /// assignment for a user seen for the first time. Only misses touch the database.
 /// </summary>
-internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options, KeyPoolRouter router)
+internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options)
 {
     public const int MaxUserIdLength = 256;
 
     private readonly UsersOptions _options = options.Value;
 
     /// <summary>The user, registering them when allowed; null when unknown and auto-registration is off.</summary>
-    public ValueTask<UserRecord?> ResolveAsync(string userId, KeyRing ring, CancellationToken cancellationToken) =>
+    public ValueTask<UserRecord?> ResolveAsync(string userId, PoolSnapshot pool, CancellationToken cancellationToken) =>
         cache.TryGet(userId, out var user)
             ? ValueTask.FromResult<UserRecord?>(user)
-            : new ValueTask<UserRecord?>(LoadAsync(userId, ring, cancellationToken));
+            : new ValueTask<UserRecord?>(LoadAsync(userId, pool, cancellationToken));
 
-    /// <summary>Registers a user (or returns the existing one) to the least-loaded usable group (present, not revoked).</summary>
-    public async Task<UserAssignment> RegisterAsync(string userId, string? tier, KeyRing ring, CancellationToken cancellationToken)
+    /// <summary>Registers a user (or returns the existing one) in the least-loaded usable group of <paramref name="pool"/> (present, not revoked).</summary>
+    public async Task<UserAssignment> RegisterAsync(string userId, string? tier, PoolSnapshot pool, CancellationToken cancellationToken)
     {
-        var groups = SignUpGroups.Of(router.Pool, ring.Groups);
-        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, groups, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(pool);
+        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, SignUpGroups.Of(pool, pool.Ring.Groups), cancellationToken).ConfigureAwait(false);
         cache.Set(assignment.User);
         return assignment;
     }
@@ -46,9 +45,10 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
         return user;
     }
 
-    public static string? Validate(string? userId) => userId switch
+    /// <summary>Why <paramref name="userId"/> cannot name a user, or null; <paramref name="source"/> says where ids come from.</summary>
+    public static string? Validate(string? userId, string source = "the X-KeyPool-User header or the body's \"user\" field") => userId switch
     {
-        null or "" => "Name the end user with the X-KeyPool-User header or the body's \"user\" field.",
+        null or "" => $"Name the end user in {source}.",
         { Length: > MaxUserIdLength } => $"The user id is longer than {MaxUserIdLength} characters.",
         _ when string.IsNullOrWhiteSpace(userId) || HasControlCharacter(userId) => "The user id must be printable text.",
         _ => null,
@@ -66,14 +66,14 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
         return false;
     }
 
-    private async Task<UserRecord?> LoadAsync(string userId, KeyRing ring, CancellationToken cancellationToken)
+    private async Task<UserRecord?> LoadAsync(string userId, PoolSnapshot pool, CancellationToken cancellationToken)
     {
         if (await FindAsync(userId, cancellationToken).ConfigureAwait(false) is { } known)
         {
             return known;
         }
-        return _options.AutoRegister && ring.Count > 0
-            ? (await RegisterAsync(userId, null, ring, cancellationToken).ConfigureAwait(false)).User
+        return _options.AutoRegister && pool.Ring.Count > 0
+            ? (await RegisterAsync(userId, null, pool, cancellationToken).ConfigureAwait(false)).User
             : null;
     }
 }

@@ -19,7 +19,7 @@ public sealed class KeyPoolRouterTests
         int rpm = 60,
         TimeSpan? queue = null,
         Dictionary<int, GroupSettings>? groups = null,
-        MissingKeyFallback fallback = MissingKeyFallback.LeastLoaded,
+        MissingKeyFallback fallback = MissingKeyFallback.Spill,
         int burstSeconds = 1) // a burst of one second's budget: the per-second arithmetic below stays plain
     {
         var routing = new RoutingOptions { Policy = policy, MaxQueueWait = queue ?? TimeSpan.Zero, MissingKeyFallback = fallback };
@@ -179,7 +179,7 @@ public sealed class KeyPoolRouterTests
 
     [Theory]
     [InlineData("RoundRobin")]
-    [InlineData("LeastLoaded")]
+    [InlineData("MostHeadroom")]
     public void BalancedPolicies_SpreadEvenly(string policy)
     {
         var router = Router(Ring(1, 2, 3, 4), policy, rpm: 60_000);

@@ -1,5 +1,6 @@
 using System.Net;
 using KeyPool.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KeyPool.Tests.Proxy;
 
@@ -11,6 +12,25 @@ public sealed class RoutingTests
         // A user assigned while their group had a key, as after an earlier run with more keys.
         await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={gateway.DatabasePath}", TimeProvider.System);
         await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Get_WithoutUser_IsNotASpill_AndLogsNoWarning()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 3);
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", GatewayHarness.ClientToken);
+            using var response = await gateway.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var router = gateway.App.Services.GetRequiredService<KeyPool.Core.Routing.KeyPoolRouter>();
+        Assert.All(router.Pool.Members, m => Assert.Equal(0, m.SpillsIn));
+        Assert.DoesNotContain(gateway.LogLines, l => l.Contains("has no key", StringComparison.Ordinal));
+        Assert.Contains(gateway.LogLines, l => l.StartsWith("Using model: - | Tier: - | API Key Group:", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Text;
 using KeyPool.Tests.Infrastructure;
 
-namespace KeyPool.Tests.Security;
+namespace KeyPool.Tests.Proxy;
 
 /// <summary>Runs traffic and faults with known keys, then searches every response and every log line for them.</summary>
 public sealed class SecretLeakTests

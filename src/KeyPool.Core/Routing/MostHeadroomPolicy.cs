@@ -1,9 +1,9 @@
 namespace KeyPool.Core.Routing;
 
 /// <summary>The key with the most headroom, found by a full scan; ignores stickiness.</summary>
-internal sealed class LeastLoadedPolicy : IKeySelectionPolicy
+internal sealed class MostHeadroomPolicy : IKeySelectionPolicy
 {
-    public string Name => KeySelectionPolicies.LeastLoaded;
+    public string Name => KeySelectionPolicies.MostHeadroom;
 
     public Admission? Select(PoolSnapshot pool, in SelectionRequest request)
     {

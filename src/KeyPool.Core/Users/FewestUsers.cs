@@ -1,7 +1,7 @@
 namespace KeyPool.Core.Users;
 
-/// <summary>The least-loaded rule shared by every store: fewest users, ties to the lowest group.</summary>
-public static class LeastLoaded
+/// <summary>The assignment rule shared by every store: the group with the fewest users, ties to the lowest group.</summary>
+public static class FewestUsers
 {
     /// <summary>Picks from <paramref name="availableGroups"/> using <paramref name="userCounts"/> (missing = 0).</summary>
     public static int Pick(IReadOnlyList<int> availableGroups, Func<int, long> userCounts)

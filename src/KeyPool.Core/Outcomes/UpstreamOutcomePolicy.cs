@@ -1,0 +1,94 @@
+using KeyPool.Core.Routing;
+
+namespace KeyPool.Core.Outcomes;
+
+/// <summary>
+/// The one place that decides what an upstream answer means for a key (the gateway's passive health
+/// policy): it corrects the budget with the upstream's remaining counts, settles the reservation,
+/// cools, revokes or trips the key's breaker, and says whether another key may try and what the
+/// client sees. The forwarder only reports facts (<see cref="UpstreamOutcome"/>); nothing else
+/// changes a key's health after a request.
+/// </summary>
+public sealed class UpstreamOutcomePolicy(TimeProvider time)
+{
+    /// <summary>Applies <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/>. Call exactly once per admission.</summary>
+    public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
+    {
+        // Settle first: the upstream's remaining counts already include this request's real cost.
+        admission.Settle(SettledTokens(admission, outcome));
+        if (outcome.RemainingRequests is not null || outcome.RemainingTokens is not null)
+        {
+            admission.Window.Observe(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
+        }
+        var health = admission.Member.Health;
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.ClientLeft:
+                health.Abandon(); // proves nothing; frees a half-open probe
+                return OutcomeVerdict.Done;
+            case OutcomeKind.Unreachable:
+                return Failure(health.RecordFailure(), mayRetry: true, 502, "upstream_unreachable");
+            case OutcomeKind.TimedOut:
+                // The deadline covers every attempt: none is left for another key.
+                return Failure(health.RecordFailure(), mayRetry: false, 504, "upstream_timeout");
+            case OutcomeKind.BrokeMidway:
+                return Failure(health.RecordFailure(), mayRetry: !outcome.ClientSawBytes, 502, "upstream_failed");
+        }
+        if (outcome.Status < 400)
+        {
+            health.RecordSuccess();
+            return OutcomeVerdict.Done;
+        }
+        // A 429 while the upstream still reported room: it enforces a window finer than the minute; the team's burst tightens.
+        var tightened = outcome.Status == 429 && admission.Window.TightenBurst(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
+        var verdict = Refused(health, outcome);
+        return tightened ? verdict with { BurstTightened = true } : verdict;
+    }
+
+    private static OutcomeVerdict Refused(KeyHealth.KeyHealthTracker health, in UpstreamOutcome outcome)
+    {
+        var status = outcome.Status;
+        var message = outcome.ErrorMessage ?? "";
+        if (UpstreamErrorText.RejectsKey(status, message))
+        {
+            var reason = $"rejected by the upstream ({status})";
+            return new OutcomeVerdict(false, true, 502, "upstream_key_rejected", health.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+        }
+        if (status == 429 && UpstreamErrorText.CreditsExhausted(message))
+        {
+            const string reason = "credits exhausted or spending limit reached";
+            return new OutcomeVerdict(false, true, 429, "upstream_credits_exhausted", health.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+        }
+        if (status == 429)
+        {
+            var wait = health.CoolDown(outcome.ResetAfter);
+            return new OutcomeVerdict(false, true, 429, "rate_limit_exceeded", KeyChange.CoolingDown, wait, "rate limited by the upstream");
+        }
+        if (status >= 500)
+        {
+            return Failure(health.RecordFailure(), mayRetry: true, status, "upstream_error");
+        }
+        health.RecordSuccess(); // the request was wrong, not the key: another key would answer the same
+        return new OutcomeVerdict(false, false, status, ErrorCodeFor(status));
+    }
+
+    private static OutcomeVerdict Failure(bool opened, bool mayRetry, int status, string code) =>
+        new(false, mayRetry, status, code, opened ? KeyChange.CircuitOpened : KeyChange.Failed);
+
+    private static long SettledTokens(in Admission admission, in UpstreamOutcome outcome) => outcome.Kind switch
+    {
+        // Refused or never answered: the upstream spent nothing on it.
+        OutcomeKind.Unreachable or OutcomeKind.TimedOut => 0,
+        OutcomeKind.Answered when outcome.Status >= 400 => 0,
+        // Answered, or cut off: what the upstream reported, else the estimate (the cost is unknown, not zero).
+        _ => outcome.Tokens ?? admission.ReservedTokens,
+    };
+
+    private static string ErrorCodeFor(int status) => status switch
+    {
+        404 => "not_found",
+        413 => "request_too_large",
+        400 or 422 => "invalid_request",
+        _ => "upstream_error",
+    };
+}

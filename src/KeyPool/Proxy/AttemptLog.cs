@@ -1,0 +1,68 @@
+using KeyPool.Core.Outcomes;
+using KeyPool.Core.Routing;
+using KeyPool.Core.Usage;
+using KeyPool.Hosting;
+using KeyPool.Metrics;
+
+namespace KeyPool.Proxy;
+
+/// <summary>Writes down each attempt: the route log line, usage in memory, upstream latency, and what the outcome did to the key.</summary>
+internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, ILogger<ProxyHandler> logger)
+{
+    public void Routed(in Admission admission, int userGroup, in RequestPlan plan, string policy)
+    {
+        var group = admission.Member.Group;
+        if (admission.Reason == RouteReason.MissingKeyFallback)
+        {
+            Log.MissingKeyFallback(logger, userGroup, group, policy);
+        }
+        else if (admission.Reason == RouteReason.Spill)
+        {
+            Log.Spilled(logger, userGroup, group);
+        }
+        Log.UsingModel(logger, plan.Model ?? "-", plan.Tier, group);
+    }
+
+    public void Completed(PoolSnapshot pool, in Admission admission, in ForwardResult result, in OutcomeVerdict verdict, TimeSpan timeout)
+    {
+        var group = admission.Member.Group;
+        var outcome = result.Outcome;
+        var status = outcome.Kind switch
+        {
+            OutcomeKind.Unreachable => 502,
+            OutcomeKind.TimedOut => 504,
+            _ => outcome.Status, // 0 when the client left before an answer
+        };
+        usage.Record(result.Usage is { } counts ? counts.ToSample(group, status) : new UsageSample(group, status));
+        metrics.Latency.ObserveUpstream(group, result.FirstByte, result.Elapsed);
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.Unreachable:
+                Log.UpstreamUnreachable(logger, group, result.Detail ?? "connection failed");
+                break;
+            case OutcomeKind.TimedOut:
+                Log.UpstreamTimeout(logger, group, timeout);
+                break;
+            case OutcomeKind.BrokeMidway:
+                Log.AnswerBrokeOff(logger, group, result.Detail ?? "unknown", outcome.ClientSawBytes);
+                break;
+        }
+        if (verdict.BurstTightened)
+        {
+            Capacity.BurstLog.Tightened(logger, admission, outcome.RemainingRequests);
+        }
+        switch (verdict.Change)
+        {
+            case KeyChange.Revoked:
+                var message = outcome.ErrorMessage is { } raw ? SecretScrubber.Scrub(raw, pool.Ring) : "-";
+                Log.KeyRejected(logger, group, outcome.Status, message);
+                break;
+            case KeyChange.CoolingDown:
+                Log.CoolingDown(logger, group, verdict.CoolFor ?? TimeSpan.Zero);
+                break;
+            case KeyChange.CircuitOpened:
+                Log.CircuitOpened(logger, group);
+                break;
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using KeyPool.Configuration;
+using KeyPool.Core.Budgets;
+using KeyPool.Core.Routing;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Proxy;
+
+/// <summary>What will be sent upstream for one request, and what it is expected to cost.</summary>
+/// <param name="Body">The body to send: the client's, or a rewritten copy (tier model pin, <c>include_usage</c>).</param>
+/// <param name="Model">The model asked for (after the tier pin), for the log.</param>
+/// <param name="Tier">The user's tier, <c>-</c> for requests of no user.</param>
+/// <param name="ModelId">The model's budget index in the pool.</param>
+/// <param name="Tokens">Tokens to reserve at admission.</param>
+/// <param name="StripUsageChunk">The gateway asks for stream usage the client did not: drop that chunk on the way back.</param>
+internal readonly record struct RequestPlan(ReadOnlyMemory<byte> Body, string? Model, string Tier, int ModelId, long Tokens, bool StripUsageChunk);
+
+/// <summary>Applies the tier's model pin and the gateway's own need for stream usage, and estimates the cost.</summary>
+internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMonitor<Dictionary<string, TierOptions>> tiers)
+{
+    private readonly BudgetOptions _budgets = budgets.Value;
+
+    public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, PoolSnapshot pool)
+    {
+        var pinnedModel = tiers.CurrentValue.TryGetValue(tier, out var tierOptions) ? tierOptions.Model : null;
+        var model = pinnedModel ?? chat.Model;
+        var addIncludeUsage = chat.Stream && !chat.IncludeUsage;
+        var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage);
+        return new RequestPlan(upstreamBody, model, tier, pool.ModelId(model), TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets), addIncludeUsage);
+    }
+}
