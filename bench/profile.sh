@@ -33,7 +33,7 @@ wait_port "$UP_PORT"
 
 ENVS=(XAI_API_KEY=xai-bench-key-01-0123456789abcdef)
 for g in $(seq 2 31); do ENVS+=("XAI_API_KEY_$g=xai-bench-key-$(printf %02d "$g")-0123456789abcdef"); done
-ENVS+=(KeyPool__ClientTokens__0=bench-token KeyPool__AdminToken=bench-admin KeyPool__Keys__CheckOnStart=false
+ENVS+=(KeyPool__ClientTokens__0=bench-client-token-0123456789 KeyPool__AdminToken=bench-admin-token-0123456789 KeyPool__Keys__CheckOnStart=false
        KeyPool__Budgets__RequestsPerMinute=100000000 KeyPool__Budgets__TokensPerMinute=100000000000
        Logging__LogLevel__Default=Warning "ConnectionStrings__KeyPool=Data Source=$TMP/profile.db"
        "KeyPool__Upstream__BaseUrl=http://127.0.0.1:$UP_PORT/v1" DOTNET_PerfMapEnabled=1)
@@ -42,7 +42,7 @@ env "${ENVS[@]}" "$KEYPOOL" users import "$TMP/users.txt" >/dev/null 2>&1
 env "${ENVS[@]}" "$KEYPOOL" serve --urls "http://127.0.0.1:$KP_PORT" >"$PROF/keypool.log" 2>&1 &
 KP=$!; PIDS+=("$KP")
 wait_port "$KP_PORT"
-printf 'Authorization: Bearer bench-token\n' > "$TMP/h"
+printf 'Authorization: Bearer bench-client-token-0123456789\n' > "$TMP/h"
 URL=http://127.0.0.1:$KP_PORT/v1/chat/completions
 # Warm-up: every user once (fills the user cache, as bench/run.sh does), then JIT/tiering settles.
 BENCH_MODE=walk BENCH_THREADS=2 BENCH_HEADERS_FILE=$TMP/h timeout 60 wrk -t2 -c50 -d25s -s "$BENCH/scripts/chat.lua" "$URL" >/dev/null 2>&1

@@ -4,13 +4,16 @@
 #   bench/run.sh                 # everything (≈ 10 min on 2 cores): proxy, stream, scale, micro
 #   bench/run.sh --quick         # smoke run: 1 round of 3 s, small scale figures, no micro-benchmark
 #   bench/run.sh --only proxy,stream --rounds 5 --duration 10
+#   bench/run.sh --only proxy,stream --paths direct,keypool,keypool-b --variant-env KeyPool__X=Y --no-report   # A/B
 #
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
 # with 5,000,000 stored and 100,000 active), capacity (goodput and stickiness at saturation on a fake
 # clock, a simulated day of 5,000,000 users), micro (BenchmarkDotNet of the per-request core path).
-# Paths, interleaved per round: direct upstream, nginx reverse proxy, a bare YARP proxy (proxy phase), Portkey
-# gateway, KeyPool.
+# Paths, interleaved per round: direct upstream, nginx reverse proxy, a bare YARP proxy (proxy phase only: the
+# platform's ceiling), Portkey gateway, KeyPool; --paths picks
+# among them and keypool-b (a second KeyPool process with the --variant-env settings, for A/B trials such as
+# docs/forwarder-trial.md); --no-report leaves docs/ alone and prints the medians instead.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
 set -euo pipefail
 
@@ -26,6 +29,9 @@ PHASES=proxy,stream,scale,capacity,micro
 BUILD=1
 LOG_INFO=1
 QUICK=0
+SELECTED=direct,nginx,yarp,portkey,keypool
+REPORT=1
+VARIANT_ENV=()
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -36,11 +42,15 @@ while [[ $# -gt 0 ]]; do
     --scale-users) SCALE_USERS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-log-info) LOG_INFO=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --paths) SELECTED=$2; shift 2 ;;
+    --no-report) REPORT=0; shift ;;
+    --variant-env) VARIANT_ENV+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
+has_path() { [[ ",$SELECTED," == *",$1,"* ]]; }
 
 # Ports (127.0.0.1 only).
 UP_PORT=18081        # nginx: fixed JSON responder (the upstream of every path)
@@ -49,6 +59,7 @@ PORTKEY_PORT=18083   # Portkey gateway
 KEYPOOL_PORT=18084   # KeyPool (Warning logging)
 NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
+KEYPOOL_B_PORT=18087    # KeyPool variant B (--variant-env), for A/B trials
 SSE_PORT=18091       # node: SSE responder, 100 chunks
 YARP_PORT=18087      # bench/YarpProxy: a bare MapReverseProxy to UP_PORT (the platform's ceiling)
 
@@ -58,7 +69,7 @@ mkdir -p "$OUT" "$RUN"
 rm -f "$RUN"/*.tsv "$RUN"/*.txt "$RUN"/*.log 2>/dev/null || true
 RESULTS=$RUN/results.tsv
 META=$RUN/meta.txt
-printf 'case\tpath\tround\trps\tp50_us\tp99_us\ttotal_p50_us\terrors\n' > "$RESULTS"
+printf 'case\tpath\tround\trps\tp50_us\tp99_us\ttotal_p50_us\terrors\tcpu_us_per_req\n' > "$RESULTS"
 : > "$META"
 meta() { printf '%s=%s\n' "$1" "$2" >> "$META"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -85,6 +96,14 @@ wait_port() { # port name
   done
   log "$2 did not start on port $1"; exit 1
 }
+# CPU time a KeyPool process spent per request: robust where throughput is not, on a machine shared with other work.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pid_of() { case $1 in keypool) echo "${KEYPOOL_PID:-}" ;; keypool-b) echo "${KEYPOOL_B_PID:-}" ;; keypool-info) echo "${KEYPOOL_INFO_PID:-}" ;; esac; }
+cpu_per_request() { # pid ticks-before requests -> µs per request (empty without a pid)
+  [[ -n $1 && $3 -gt 0 ]] || return 0
+  echo "($(cpu_ticks "$1") - $2) * 1000000 / $CLK_TCK / $3" | bc
+}
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
@@ -102,7 +121,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 PORTKEY_VERSION=1.15.2
 PORTKEY_ENTRY=$OUT/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
-if [[ ! -f $PORTKEY_ENTRY ]]; then
+if has_path portkey && [[ ! -f $PORTKEY_ENTRY ]]; then
   log "installing @portkey-ai/gateway@$PORTKEY_VERSION from npm"
   mkdir -p "$OUT/portkey"
   printf '{"private":true,"dependencies":{"@portkey-ai/gateway":"%s"}}\n' "$PORTKEY_VERSION" > "$OUT/portkey/package.json"
@@ -143,8 +162,8 @@ for g in $(seq 1 31); do KEYS+=("xai-bench-key-$(printf %02d "$g")-0123456789abc
 KP_ENV=(XAI_API_KEY="${KEYS[0]}")
 for g in $(seq 2 31); do KP_ENV+=("XAI_API_KEY_$g=${KEYS[$((g - 1))]}"); done
 KP_ENV+=(
-  KeyPool__ClientTokens__0=bench-token
-  KeyPool__AdminToken=bench-admin
+  KeyPool__ClientTokens__0=bench-client-token-0123456789
+  KeyPool__AdminToken=bench-admin-token-0123456789
   KeyPool__Keys__CheckOnStart=false
   KeyPool__Budgets__RequestsPerMinute=100000000
   KeyPool__Budgets__TokensPerMinute=100000000000
@@ -156,7 +175,10 @@ keypool_env() { # db-file upstream-base-url -> env assignments on stdout (one pe
 start_keypool() { # name port db upstream [extra env...]; sets KP_PID
   local name=$1 port=$2 db=$3 upstream=$4; shift 4
   mapfile -t envs < <(keypool_env "$db" "$upstream")
-  env "${envs[@]}" "$@" "$KEYPOOL" serve --urls "http://127.0.0.1:$port" >"$RUN/$name.log" 2>&1 &
+  local binary=$KEYPOOL
+  # KEYPOOL_B_BIN: run variant B from another build (e.g. the commit before a change) for an A/B of code, not settings.
+  [[ $name == keypool-b* && -n ${KEYPOOL_B_BIN:-} ]] && binary=$KEYPOOL_B_BIN
+  env "${envs[@]}" "$@" "$binary" serve --urls "http://127.0.0.1:$port" >"$RUN/$name.log" 2>&1 &
   KP_PID=$!; PIDS+=("$KP_PID")
   wait_port "$port" "$name"
 }
@@ -171,13 +193,14 @@ portkey_headers() { # upstream-base-url file
   for k in "${KEYS[@]}"; do targets+="$sep{\"provider\":\"openai\",\"api_key\":\"$k\",\"custom_host\":\"$1\",\"weight\":1}"; sep=","; done
   printf 'x-portkey-config: {"strategy":{"mode":"loadbalance"},"targets":[%s]}\n' "$targets" > "$2"
 }
-printf 'Authorization: Bearer bench-token\n' > "$TMP/h-keypool"
+printf 'Authorization: Bearer bench-client-token-0123456789\n' > "$TMP/h-keypool"
 printf 'Authorization: Bearer %s\n' "${KEYS[0]}" > "$TMP/h-direct"
 cp "$TMP/h-direct" "$TMP/h-nginx"
 cp "$TMP/h-direct" "$TMP/h-yarp"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
 portkey_headers "http://127.0.0.1:$SSE_PORT/v1" "$TMP/h-portkey-sse"
 cp "$TMP/h-keypool" "$TMP/h-keypool-info"
+cp "$TMP/h-keypool" "$TMP/h-keypool-b"
 
 CHAT_BODY='{"model":"grok-4.3","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 STREAM_BODY='{"model":"grok-4.3","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
@@ -191,9 +214,12 @@ nginx -p "$OUT" -c "$OUT/nginx.conf" >"$RUN/nginx.log" 2>&1 &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 node "$BENCH/scripts/sse-upstream.mjs" "$SSE_PORT" 100 1 >"$RUN/sse.log" 2>&1 &
 PIDS+=("$!")
-NODE_ENV=production node "$BENCH/scripts/portkey-start.mjs" "$PORTKEY_ENTRY" "--port=$PORTKEY_PORT" --headless >"$RUN/portkey.log" 2>&1 &
-PORTKEY_PID=$!; PIDS+=("$PORTKEY_PID")
-wait_port "$UP_PORT" nginx; wait_port "$SSE_PORT" sse-upstream; wait_port "$PORTKEY_PORT" portkey
+if has_path portkey; then
+  NODE_ENV=production node "$BENCH/scripts/portkey-start.mjs" "$PORTKEY_ENTRY" "--port=$PORTKEY_PORT" --headless >"$RUN/portkey.log" 2>&1 &
+  PORTKEY_PID=$!; PIDS+=("$PORTKEY_PID")
+  wait_port "$PORTKEY_PORT" portkey
+fi
+wait_port "$UP_PORT" nginx; wait_port "$SSE_PORT" sse-upstream
 
 path_url() { # path -> chat completions URL (non-streaming / streaming)
   case $1 in
@@ -203,6 +229,7 @@ path_url() { # path -> chat completions URL (non-streaming / streaming)
     portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
     keypool) echo "http://127.0.0.1:$KEYPOOL_PORT/v1/chat/completions" ;;
     keypool-info) echo "http://127.0.0.1:$KEYPOOL_INFO_PORT/v1/chat/completions" ;;
+    keypool-b) echo "http://127.0.0.1:$KEYPOOL_B_PORT/v1/chat/completions" ;;
   esac
 }
 stream_url() {
@@ -222,7 +249,8 @@ smoke() { # path url headers-file body expect
 
 run_wrk() { # case path round threads connections
   local url; url=$(path_url "$2")
-  local line
+  local line pid ticks
+  pid=$(pid_of "$2"); ticks=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
   line=$(BENCH_HEADERS_FILE="$TMP/h-$2" timeout $((DURATION + 30)) wrk -t"$4" -c"$5" -d"${DURATION}s" --timeout 5s \
            -s "$BENCH/scripts/chat.lua" "$url" 2>&1 | grep '^RESULT' || true)
   [[ -n $line ]] || { log "wrk $1 $2 gave no result"; return 0; }
@@ -230,8 +258,10 @@ run_wrk() { # case path round threads connections
   rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line"); p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
   p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line"); he=$(sed -E 's/.*http_errors=([0-9]+).*/\1/' <<<"$line")
   se=$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$line")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$((he + se))" >> "$RESULTS"
-  log "$1 $2 r$3: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $((he + se))"
+  local requests cpu
+  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line"); cpu=$(cpu_per_request "$pid" "$ticks" "$requests")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t\t%s\t%s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$((he + se))" "$cpu" >> "$RESULTS"
+  log "$1 $2 r$3: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $((he + se))${cpu:+, CPU $cpu us/request}"
 }
 
 run_rate() { # path round — hey: 20 workers × 100 RPS each = 2,000 RPS for DURATION s
@@ -244,7 +274,7 @@ run_rate() { # path round — hey: 20 workers × 100 RPS each = 2,000 RPS for DU
   rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   p50=$(awk '/ 50% in /{printf "%d", $3 * 1e6}' <<<"$out"); p99=$(awk '/ 99% in /{printf "%d", $3 * 1e6}' <<<"$out")
   errors=$(awk '/\[[0-9]+\]/{gsub(/[\[\]]/,"",$1); if ($1 !~ /^2/) e += $2} END{print e + 0}' <<<"$out")
-  printf 'rate\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" "$errors" >> "$RESULTS"
+  printf 'rate\t%s\t%s\t%s\t%s\t%s\t\t%s\t\n' "$1" "$2" "$rps" "$p50" "$p99" "$errors" >> "$RESULTS"
   log "rate $1 r$2: $rps rps, p50 ${p50} us, p99 ${p99} us, errors $errors"
 }
 
@@ -255,10 +285,12 @@ run_stream() { # path round — STREAM_REQUESTS sequential streamed requests on 
   local cfg=$TMP/curl-$1.cfg
   : > "$cfg"
   for _ in $(seq "$STREAM_REQUESTS"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url" >> "$cfg"; done
+  local pid ticks
+  pid=$(pid_of "$1"); ticks=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
   timeout 120 curl -s -N -K "$cfg" "${args[@]}" -H 'Content-Type: application/json' -H "X-KeyPool-User: u$((RANDOM % 100000))" \
     --data-binary "$STREAM_BODY" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' > "$TMP/stream-$1.txt" || true
   # Skip the first request (connection set-up), then medians and p99 of TTFB, median of total.
-  python3 - "$TMP/stream-$1.txt" "$1" "$2" >> "$RESULTS" <<'EOF'
+  python3 - "$TMP/stream-$1.txt" "$1" "$2" "$(cpu_per_request "$pid" "$ticks" "$STREAM_REQUESTS")" >> "$RESULTS" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 ok = [r for r in rows[1:] if r[0] == "200"]
@@ -266,26 +298,34 @@ bad = len(rows) - 1 - len(ok)
 ttfb = sorted(float(r[1]) * 1e6 for r in ok) or [0]
 total = sorted(float(r[2]) * 1e6 for r in ok) or [0]
 p99 = ttfb[min(len(ttfb) - 1, int(round(0.99 * (len(ttfb) - 1))))]
-print(f"stream\t{sys.argv[2]}\t{sys.argv[3]}\t0\t{statistics.median(ttfb):.0f}\t{p99:.0f}\t{statistics.median(total):.0f}\t{bad}")
+print(f"stream\t{sys.argv[2]}\t{sys.argv[3]}\t0\t{statistics.median(ttfb):.0f}\t{p99:.0f}\t{statistics.median(total):.0f}\t{bad}\t{sys.argv[4]}")
 EOF
   log "stream $1 r$2: $(tail -1 "$RESULTS" | cut -f5,7 | sed 's/\t/ us TTFB, total /') us"
 }
 
 # ---------------------------------------------------------------- proxy + stream phases
-PATHS=(direct nginx portkey keypool)
+PATHS=()
+for p in direct nginx yarp portkey keypool keypool-b; do has_path "$p" && PATHS+=("$p"); done
+RATE_PATHS=("${PATHS[@]}")
 if has_phase proxy || has_phase stream || has_phase scale; then
   seq -f 'u%.0f' 0 99999 > "$TMP/users-100k.txt"
   log "importing 100,000 users for the measured run"
   import_users "$TMP/bench.db" "$TMP/users-100k.txt"
+  has_path keypool-b && cp "$TMP/bench.db" "$TMP/bench-b.db"
 fi
 
 if has_phase proxy; then
-  ASPNETCORE_URLS="http://127.0.0.1:$YARP_PORT" "$YARP" --upstream "http://127.0.0.1:$UP_PORT/" >"$RUN/yarp.log" 2>&1 &
-  PIDS+=("$!")
-  wait_port "$YARP_PORT" yarp
-  PATHS=(direct nginx yarp portkey keypool)
+  if has_path yarp; then
+    ASPNETCORE_URLS="http://127.0.0.1:$YARP_PORT" "$YARP" --upstream "http://127.0.0.1:$UP_PORT/" >"$RUN/yarp.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port "$YARP_PORT" yarp
+  fi
   start_keypool keypool "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$UP_PORT/v1"
   KEYPOOL_PID=$KP_PID
+  if has_path keypool-b; then
+    start_keypool keypool-b "$KEYPOOL_B_PORT" "$TMP/bench-b.db" "http://127.0.0.1:$UP_PORT/v1" "${VARIANT_ENV[@]}"
+    KEYPOOL_B_PID=$KP_PID
+  fi
   if [[ $LOG_INFO == 1 ]]; then
     cp "$TMP/bench.db" "$TMP/bench-info.db"
     start_keypool keypool-info "$KEYPOOL_INFO_PORT" "$TMP/bench-info.db" "http://127.0.0.1:$UP_PORT/v1" Logging__LogLevel__Default=Information
@@ -311,16 +351,20 @@ if has_phase proxy; then
   for r in $(seq "$ROUNDS"); do
     for p in "${PATHS[@]}"; do run_wrk c1 "$p" "$r" 1 1; done
     for p in "${PATHS[@]}"; do run_wrk c50 "$p" "$r" 2 50; done
-    for p in direct nginx yarp portkey keypool; do run_rate "$p" "$r"; done
+    for p in "${RATE_PATHS[@]}"; do run_rate "$p" "$r"; done
   done
   meta keypool_rss_after_mb "$(( $(rss_kb "$KEYPOOL_PID") / 1024 ))"
   meta keypool_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_PID") / 1024 ))"
-  meta portkey_rss_after_mb "$(( $(rss_kb "$PORTKEY_PID") / 1024 ))"
+  if [[ -n ${KEYPOOL_B_PID:-} ]]; then
+    meta keypool_b_rss_after_mb "$(( $(rss_kb "$KEYPOOL_B_PID") / 1024 ))"
+    meta keypool_b_peak_rss_mb "$(( $(hwm_kb "$KEYPOOL_B_PID") / 1024 ))"
+  fi
+  [[ -n ${PORTKEY_PID:-} ]] && meta portkey_rss_after_mb "$(( $(rss_kb "$PORTKEY_PID") / 1024 ))"
   log "KeyPool RSS after the run: $(( $(rss_kb "$KEYPOOL_PID") / 1024 )) MB (peak $(( $(hwm_kb "$KEYPOOL_PID") / 1024 )) MB)"
 
   if has_phase scale; then
     # Sign-ups: every request names a fresh user; the admin API assigns the least-loaded group.
-    printf 'Authorization: Bearer bench-admin\n' > "$TMP/h-admin"
+    printf 'Authorization: Bearer bench-admin-token-0123456789\n' > "$TMP/h-admin"
     line=$(BENCH_MODE=signup BENCH_HEADERS_FILE="$TMP/h-admin" timeout $((DURATION + 30)) wrk -t2 -c16 -d"${DURATION}s" \
              -s "$BENCH/scripts/chat.lua" "http://127.0.0.1:$KEYPOOL_PORT/api/admin/users" 2>&1 | grep '^RESULT' || true)
     meta signup "$line"
@@ -328,22 +372,34 @@ if has_phase proxy; then
   fi
   stop_pid "$KEYPOOL_PID"
   [[ -n ${KEYPOOL_INFO_PID:-} ]] && stop_pid "$KEYPOOL_INFO_PID"
+  [[ -n ${KEYPOOL_B_PID:-} ]] && stop_pid "$KEYPOOL_B_PID"
 fi
 
 if has_phase stream; then
   # KeyPool again, now in front of the SSE responder (same users, same store).
   start_keypool keypool-stream "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$SSE_PORT/v1"
-  STREAM_PID=$KP_PID
-  smoke keypool "$(stream_url keypool)" "$TMP/h-keypool" "$STREAM_BODY" '[DONE]'
-  smoke portkey "$(stream_url portkey)" "$TMP/h-portkey-sse" "$STREAM_BODY" '[DONE]'
+  STREAM_PID=$KP_PID; KEYPOOL_PID=$KP_PID
+  STREAM_PATHS=()
+  for p in "${PATHS[@]}"; do [[ $p == keypool-info || $p == yarp ]] || STREAM_PATHS+=("$p"); done
+  if has_path keypool-b; then
+    start_keypool keypool-b-stream "$KEYPOOL_B_PORT" "$TMP/bench-b.db" "http://127.0.0.1:$SSE_PORT/v1" "${VARIANT_ENV[@]}"
+    STREAM_B_PID=$KP_PID; KEYPOOL_B_PID=$KP_PID
+  fi
+  for p in "${STREAM_PATHS[@]}"; do
+    case $p in
+      keypool*) smoke "$p" "$(stream_url "$p")" "$TMP/h-$p" "$STREAM_BODY" '[DONE]' ;;
+      portkey) smoke portkey "$(stream_url portkey)" "$TMP/h-portkey-sse" "$STREAM_BODY" '[DONE]' ;;
+    esac
+  done
   SAVED=$STREAM_REQUESTS; STREAM_REQUESTS=10
-  for p in direct nginx portkey keypool; do run_stream "$p" 0 2>/dev/null; done
+  for p in "${STREAM_PATHS[@]}"; do run_stream "$p" 0 2>/dev/null; done
   STREAM_REQUESTS=$SAVED
   sed -i '/^stream\t[a-z-]*\t0\t/d' "$RESULTS"
   for r in $(seq "$ROUNDS"); do
-    for p in direct nginx portkey keypool; do run_stream "$p" "$r"; done
+    for p in "${STREAM_PATHS[@]}"; do run_stream "$p" "$r"; done
   done
   stop_pid "$STREAM_PID"
+  [[ -n ${STREAM_B_PID:-} ]] && stop_pid "$STREAM_B_PID"
 fi
 
 # ---------------------------------------------------------------- scale phase
@@ -400,5 +456,9 @@ fi
 
 meta finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 meta load_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-python3 "$BENCH/scripts/report.py" "$RUN" "$OUT/micro" "$ROOT/docs" "$BENCH/notes.md"
-log "wrote docs/benchmarks.md and docs/benchmarks.png"
+if [[ $REPORT == 1 ]]; then
+  python3 "$BENCH/scripts/report.py" "$RUN" "$OUT/micro" "$ROOT/docs" "$BENCH/notes.md"
+  log "wrote docs/benchmarks.md and docs/benchmarks.png"
+else
+  python3 "$BENCH/scripts/medians.py" "$RESULTS" | tee "$RUN/medians.txt"
+fi

@@ -15,6 +15,7 @@ public sealed class EmulatorFaults
     private readonly FailureQueue _any = new();
     private readonly Dictionary<string, FailureQueue> _byKey = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyCondition> _conditions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Key, string Model), bool> _deniedModels = new();
     private Random _random = new(DefaultSeed);
     private int _seed = DefaultSeed;
     private double _serverErrorRate;
@@ -132,6 +133,21 @@ public sealed class EmulatorFaults
     /// <summary>The key answers 429 with xAI's credits / spending-limit message, which is not transient.</summary>
     public void ExhaustCredits(string key) => SetCondition(key, KeyCondition.CreditsExhausted);
 
+    /// <summary>
+    /// The key's team may not use <paramref name="model"/>: inference with it answers xAI's 403 "does not have permission",
+    /// and /v1/api-key lists the models the key may use instead of <c>api-key:model:*</c>.
+    /// </summary>
+    public void DenyModel(string key, string model)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentException.ThrowIfNullOrEmpty(model);
+        _deniedModels[(key, model)] = true;
+    }
+
+    internal bool Denies(string key, string model) => !_deniedModels.IsEmpty && _deniedModels.ContainsKey((key, model));
+
+    internal bool DeniesAnyModel(string key) => _deniedModels.Keys.Any(k => k.Key == key);
+
     /// <summary>Undoes <see cref="Revoke"/>, <see cref="Block"/> and <see cref="ExhaustCredits"/> for the key.</summary>
     public void Restore(string key)
     {
@@ -153,6 +169,7 @@ public sealed class EmulatorFaults
             _chunkDelay = TimeSpan.Zero;
         }
         _conditions.Clear();
+        _deniedModels.Clear();
     }
 
     internal KeyCondition ConditionOf(string key) =>

@@ -14,4 +14,8 @@ public sealed record ServedRequest(
     string? User,
     string? ConversationId,
     DateTimeOffset At,
-    string? Reason);
+    string? Reason)
+{
+    /// <summary>The request's headers other than Authorization.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+}

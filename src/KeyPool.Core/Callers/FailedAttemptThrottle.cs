@@ -18,6 +18,7 @@ public sealed class FailedAttemptThrottle
     private readonly Lock _lock = new();
     private readonly Dictionary<string, LinkedListNode<Source>> _sources = new(StringComparer.Ordinal);
     private readonly LinkedList<Source> _recent = new(); // most recently failed first
+    private int _remembered; // _sources.Count, readable without the lock
 
     /// <summary>Creates a throttle.</summary>
     /// <param name="freeFailures">Failures allowed without delay (at least 1).</param>
@@ -34,6 +35,9 @@ public sealed class FailedAttemptThrottle
         ArgumentNullException.ThrowIfNull(time);
         (_freeFailures, _window, _maxDelay, _capacity, _time) = (freeFailures, window, maxDelay, capacity, time);
     }
+
+    /// <summary>Whether any source has failed lately: a lock-free check so busy paths skip the throttle entirely while nobody fails.</summary>
+    public bool Any => Volatile.Read(ref _remembered) > 0;
 
     /// <summary>Sources currently remembered.</summary>
     public int Count
@@ -89,6 +93,7 @@ public sealed class FailedAttemptThrottle
                 _sources[source] = node;
             }
             _recent.AddFirst(node);
+            Volatile.Write(ref _remembered, _sources.Count);
             var entry = node.Value;
             entry.Failures++;
             entry.LastFailure = now;
@@ -106,6 +111,7 @@ public sealed class FailedAttemptThrottle
             if (_sources.Remove(source, out var node))
             {
                 _recent.Remove(node);
+                Volatile.Write(ref _remembered, _sources.Count);
             }
         }
     }

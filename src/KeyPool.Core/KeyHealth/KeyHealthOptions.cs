@@ -18,6 +18,9 @@ public sealed class KeyHealthOptions
     /// <summary>Longest cool-down. Default 60 s.</summary>
     public TimeSpan CooldownMax { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a model the upstream refused a key with 403 goes to other keys. Default 10 minutes.</summary>
+    public TimeSpan ModelDeniedFor { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often a revoked key is asked again whether it is back (<c>GET /v1/api-key</c>). Default 60 s.</summary>
     public TimeSpan RevokedProbeInterval { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -17,4 +17,10 @@ public enum KeyChange
 
     /// <summary>A failure counted against the key's circuit, which stays closed or open as it was.</summary>
     Failed,
+
+    /// <summary>
+    /// The upstream refused this key the model (403): the model goes to other keys for a while, and the host asks the
+    /// upstream (<c>GET /v1/api-key</c>, in the background) whether the key is blocked, which alone takes it out.
+    /// </summary>
+    AccessDenied,
 }

@@ -9,7 +9,7 @@ namespace KeyPool.Core.Outcomes;
 /// client sees. The forwarder only reports facts (<see cref="UpstreamOutcome"/>); nothing else
 /// changes a key's health after a request.
 /// </summary>
-public sealed class UpstreamOutcomePolicy(TimeProvider time)
+public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealthOptions healthOptions)
 {
     /// <summary>Applies <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/>. Call exactly once per admission.</summary>
     public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
@@ -41,34 +41,43 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time)
         }
         // A 429 while the upstream still reported room: it enforces a window finer than the minute; the team's burst tightens.
         var tightened = outcome.Status == 429 && admission.Window.TightenBurst(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
-        var verdict = Refused(health, outcome);
+        var verdict = Refused(admission, outcome);
         return tightened ? verdict with { BurstTightened = true } : verdict;
     }
 
-    private static OutcomeVerdict Refused(KeyHealth.KeyHealthTracker health, in UpstreamOutcome outcome)
+    private OutcomeVerdict Refused(in Admission admission, in UpstreamOutcome outcome)
     {
         var status = outcome.Status;
         var message = outcome.ErrorMessage ?? "";
+        var keyHealth = admission.Member.Health;
+        if (status == 403)
+        {
+            // Not a dead key: the team may lack this model or endpoint, and any caller can ask for those. Another key may
+            // serve it; this one is spared the model for a while, and only the upstream's own word (blocked) takes it out.
+            admission.Member.Deny(admission.ModelId, time.GetUtcNow().ToUnixTimeSeconds() + (long)healthOptions.ModelDeniedFor.TotalSeconds);
+            keyHealth.RecordSuccess();
+            return new OutcomeVerdict(false, true, 403, "model_not_permitted", KeyChange.AccessDenied, Reason: "refused the model (403)");
+        }
         if (UpstreamErrorText.RejectsKey(status, message))
         {
             var reason = $"rejected by the upstream ({status})";
-            return new OutcomeVerdict(false, true, 502, "upstream_key_rejected", health.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+            return new OutcomeVerdict(false, true, 502, "upstream_key_rejected", keyHealth.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
         }
         if (status == 429 && UpstreamErrorText.CreditsExhausted(message))
         {
             const string reason = "credits exhausted or spending limit reached";
-            return new OutcomeVerdict(false, true, 429, "upstream_credits_exhausted", health.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+            return new OutcomeVerdict(false, true, 429, "upstream_credits_exhausted", keyHealth.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
         }
         if (status == 429)
         {
-            var wait = health.CoolDown(outcome.ResetAfter);
+            var wait = keyHealth.CoolDown(outcome.ResetAfter);
             return new OutcomeVerdict(false, true, 429, "rate_limit_exceeded", KeyChange.CoolingDown, wait, "rate limited by the upstream");
         }
         if (status >= 500)
         {
-            return Failure(health.RecordFailure(), mayRetry: true, status, "upstream_error");
+            return Failure(keyHealth.RecordFailure(), mayRetry: true, status, "upstream_error");
         }
-        health.RecordSuccess(); // the request was wrong, not the key: another key would answer the same
+        keyHealth.RecordSuccess(); // the request was wrong, not the key: another key would answer the same
         return new OutcomeVerdict(false, false, status, ErrorCodeFor(status));
     }
 

@@ -3,7 +3,7 @@ using KeyPool.Core.Budgets;
 namespace KeyPool.Core.Routing;
 
 /// <summary>A request let through to one key, holding its reservation until it is settled.</summary>
-public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens)
+public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens, int ModelId = 0)
 {
     /// <summary>Replaces the reservation with what the request really cost (0 when the upstream refused it).</summary>
     public void Settle(long actualTokens) => Window.Settle(Second, ReservedTokens, actualTokens);

@@ -103,17 +103,32 @@ public sealed class KeyPoolRouter
     }
 
     /// <summary>
-    /// Applies what the upstream said of some keys (<c>GET /v1/api-key</c>): their teams go into the pool,
-    /// and keys it reports unusable are taken out.
+    /// Applies what the upstream said of some keys (<c>GET /v1/api-key</c>): their teams go into the pool, their
+    /// model ACLs into routing, and keys it reports unusable are taken out.
     /// </summary>
     /// <returns>The groups revoked by this call, with the reason (for one log line each).</returns>
-    public IReadOnlyList<(int Group, string Problem)> ApplyKeyChecks(IReadOnlyDictionary<int, string> teams, IEnumerable<(int Group, string Problem)> problems)
+    public IReadOnlyList<(int Group, string Problem)> ApplyKeyReports(IReadOnlyCollection<KeyReport> reports)
     {
-        ArgumentNullException.ThrowIfNull(teams);
-        ArgumentNullException.ThrowIfNull(problems);
-        Load(_pool.Ring, teams);
+        ArgumentNullException.ThrowIfNull(reports);
+        if (reports.Any(r => r.Team is not null))
+        {
+            Load(_pool.Ring, reports.Where(r => r.Team is not null).ToDictionary(r => r.Group, r => r.Team!));
+        }
         var pool = _pool;
-        return problems.Where(p => pool.Find(p.Group) is { } member && member.Health.Revoke(p.Problem)).ToList();
+        var revoked = new List<(int, string)>();
+        foreach (var report in reports)
+        {
+            if (pool.Find(report.Group) is not { } member)
+            {
+                continue;
+            }
+            member.SetAcl(report.Acl);
+            if (report.Problem is { } problem && member.Health.Revoke(problem))
+            {
+                revoked.Add((report.Group, problem));
+            }
+        }
+        return revoked;
     }
 
     /// <summary>Puts a revoked key back with a clean slate (the admin said so, or the upstream reports it enabled).</summary>
@@ -271,3 +286,10 @@ public sealed class KeyPoolRouter
 /// <param name="At">When it was loaded.</param>
 /// <param name="Change">What changed, in words (groups only, never a key).</param>
 public sealed record PoolChange(DateTimeOffset At, string Change);
+
+/// <summary>What the upstream said of one key.</summary>
+/// <param name="Group">The key's group.</param>
+/// <param name="Team">Its team, when reported.</param>
+/// <param name="Problem">Why it cannot serve (disabled, blocked), or null.</param>
+/// <param name="Acl">The models it may use; null for all or unknown.</param>
+public sealed record KeyReport(int Group, string? Team, string? Problem, ModelAcl? Acl);

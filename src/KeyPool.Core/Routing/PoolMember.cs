@@ -7,6 +7,8 @@ namespace KeyPool.Core.Routing;
 /// <summary>One key of the pool with its team, health and counters.</summary>
 public sealed class PoolMember
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _deniedUntil = new(); // model id → Unix second
+    private volatile ModelAcl? _acl;
     private long _spillsIn;
     private long _rejections;
 
@@ -20,6 +22,14 @@ public sealed class PoolMember
         // Counters survive a reload that keeps the key.
         _spillsIn = previous?.SpillsIn ?? 0;
         _rejections = previous?.Rejections ?? 0;
+        if (previous is not null)
+        {
+            _acl = previous._acl;
+            foreach (var (model, until) in previous._deniedUntil)
+            {
+                _deniedUntil[model] = until;
+            }
+        }
     }
 
     /// <summary>The key.</summary>
@@ -45,6 +55,23 @@ public sealed class PoolMember
 
     /// <summary>Requests of this group's users refused for lack of capacity anywhere.</summary>
     public long Rejections => Volatile.Read(ref _rejections);
+
+    /// <summary>The models the upstream lets this key use (its <c>acls</c>); null when it allows all or did not say.</summary>
+    public ModelAcl? Acl => _acl;
+
+    /// <summary>
+    /// Whether the key may serve <paramref name="modelName"/> (id <paramref name="modelId"/>) at <paramref name="second"/>:
+    /// its ACL allows it, and the upstream has not lately refused it with 403.
+    /// </summary>
+    public bool Permits(int modelId, string modelName, long second) =>
+        (_acl is not { } acl || acl.Allows(modelName))
+        && (_deniedUntil.IsEmpty || !_deniedUntil.TryGetValue(modelId, out var until) || until <= second);
+
+    /// <summary>The upstream answered 403 for this model: route it elsewhere until <paramref name="untilSecond"/>.</summary>
+    public void Deny(int modelId, long untilSecond) => _deniedUntil[modelId] = untilSecond;
+
+    /// <summary>Sets the ACL the upstream reported (null: all models).</summary>
+    public void SetAcl(ModelAcl? acl) => _acl = acl;
 
     internal void CountSpillIn() => Interlocked.Increment(ref _spillsIn);
 

@@ -14,11 +14,13 @@ public sealed class PoolSnapshot
 {
     private readonly PoolMember?[] _byGroup;
     private readonly ConcurrentDictionary<string, int> _modelIds;
+    private readonly ModelNames _modelNames;
     private readonly Lock _windowsLock = new();
     private RateWindow?[][] _windows; // [team][model]; grown copy-on-write
 
-    private PoolSnapshot(KeyRing ring, PoolMember[] members, ConcurrentDictionary<string, int> modelIds, RateWindow?[][] windows)
+    private PoolSnapshot(KeyRing ring, PoolMember[] members, ConcurrentDictionary<string, int> modelIds, ModelNames modelNames, RateWindow?[][] windows)
     {
+        _modelNames = modelNames;
         Ring = ring;
         Members = members;
         _modelIds = modelIds;
@@ -43,8 +45,69 @@ public sealed class PoolSnapshot
     /// <summary>The member of <paramref name="group"/>, or null.</summary>
     public PoolMember? Find(int group) => (uint)group < (uint)_byGroup.Length ? _byGroup[group] : null;
 
-    /// <summary>A small integer for a model name, stable for the process (names are few).</summary>
-    public int ModelId(string? model) => _modelIds.GetOrAdd(model ?? "", static (_, ids) => ids.Count, _modelIds);
+    /// <summary>Model names with a budget of their own at most; further names share one budget (stricter, never looser).</summary>
+    public const int MaxModels = 512;
+
+    /// <summary>The budget of every model name past <see cref="MaxModels"/>.</summary>
+    public const string OverflowModel = "(other models)";
+
+    /// <summary>
+    /// A small integer for a model name, stable for the process. Names come from callers, so the table is bounded:
+    /// past <see cref="MaxModels"/> names, new ones share the <see cref="OverflowModel"/> budget.
+    /// </summary>
+    public int ModelId(string? model)
+    {
+        var name = model ?? "";
+        if (_modelIds.TryGetValue(name, out var id))
+        {
+            return id;
+        }
+        lock (_modelNames)
+        {
+            if (_modelIds.TryGetValue(name, out id))
+            {
+                return id;
+            }
+            if (_modelIds.Count >= MaxModels && name != OverflowModel)
+            {
+                return ModelIdLocked(OverflowModel);
+            }
+            return ModelIdLocked(name);
+        }
+    }
+
+    /// <summary>The model name of <paramref name="modelId"/> ("" for requests of no model).</summary>
+    public string ModelName(int modelId)
+    {
+        var names = Volatile.Read(ref _modelNames.Names);
+        return (uint)modelId < (uint)names.Length ? names[modelId] : "";
+    }
+
+    /// <summary>Whether some usable key may serve <paramref name="modelId"/> at <paramref name="second"/> (none: the upstream refuses it to all).</summary>
+    public bool AnyPermits(int modelId, long second)
+    {
+        var name = ModelName(modelId);
+        foreach (var member in Members)
+        {
+            if (member.Health.State != KeyState.Revoked && member.Permits(modelId, name, second))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int ModelIdLocked(string name)
+    {
+        if (_modelIds.TryGetValue(name, out var id))
+        {
+            return id;
+        }
+        id = _modelIds.Count;
+        Volatile.Write(ref _modelNames.Names, [.. _modelNames.Names, name]);
+        _modelIds[name] = id;
+        return id;
+    }
 
     /// <summary>Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change.</summary>
     public static PoolSnapshot Build(
@@ -82,7 +145,7 @@ public sealed class PoolSnapshot
         {
             windows[t] = [];
         }
-        var snapshot = new PoolSnapshot(ring, members, previous?._modelIds ?? new ConcurrentDictionary<string, int>(StringComparer.Ordinal), windows);
+        var snapshot = new PoolSnapshot(ring, members, previous?._modelIds ?? new ConcurrentDictionary<string, int>(StringComparer.Ordinal), previous?._modelNames ?? new ModelNames(), windows);
         snapshot.CarryBudgets(previous);
         return snapshot;
     }
@@ -126,7 +189,7 @@ public sealed class PoolSnapshot
     {
         ArgumentNullException.ThrowIfNull(member);
         admission = default;
-        if (member.Group == request.ExcludeGroup || !member.Health.TryEnter())
+        if (member.Group == request.ExcludeGroup || !member.Permits(request.ModelId, ModelName(request.ModelId), request.Second) || !member.Health.TryEnter())
         {
             return false;
         }
@@ -140,7 +203,7 @@ public sealed class PoolSnapshot
         {
             member.CountSpillIn();
         }
-        admission = new Admission(member, reason, window, request.Second, request.Tokens);
+        admission = new Admission(member, reason, window, request.Second, request.Tokens, request.ModelId);
         return true;
     }
 
@@ -166,5 +229,11 @@ public sealed class PoolSnapshot
                 _windows[member.TeamIndex] = Volatile.Read(ref previous._windows)[old.TeamIndex];
             }
         }
+    }
+
+    /// <summary>Names by id, shared by the snapshots of one pool (ids are stable for the process); doubles as the lock of new ids.</summary>
+    private sealed class ModelNames
+    {
+        public string[] Names = [];
     }
 }

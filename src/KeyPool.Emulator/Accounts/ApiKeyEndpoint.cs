@@ -36,7 +36,17 @@ internal sealed class ApiKeyEndpoint(EmulatorState state, InferenceGate gate)
             json.WriteString("modified_by", userId);
             json.WriteString("team_id", account.Team);
             json.WriteStartArray("acls");
-            json.WriteStringValue("api-key:model:*");
+            if (state.Faults.DeniesAnyModel(account.Key))
+            {
+                foreach (var model in state.Models.Where(m => !state.Faults.Denies(account.Key, m)))
+                {
+                    json.WriteStringValue("api-key:model:" + model);
+                }
+            }
+            else
+            {
+                json.WriteStringValue("api-key:model:*");
+            }
             json.WriteStringValue("api-key:endpoint:*");
             json.WriteEndArray();
             json.WriteString("api_key_id", StableId("key", account.Key));

@@ -36,6 +36,9 @@ internal static class EmulatorEndpoints
     private static RequestDelegate Handle(EmulatorState state, Func<Exchange, Task> handler) => async http =>
     {
         using var exchange = new Exchange(http, state);
+        // Like a real provider behind a CDN: headers a browser would act on, which a gateway must not pass to its clients.
+        http.Response.Headers.SetCookie = "__cf_bm=emulator-session; path=/; domain=.api.example; HttpOnly; Secure";
+        http.Response.Headers.AltSvc = "h3=\":443\"; ma=86400";
         try
         {
             await handler(exchange);

@@ -45,7 +45,12 @@ internal sealed class Exchange : IDisposable
     public void Record(int status, string? reason)
     {
         Recorded = true;
-        _state.Served.Add(new ServedRequest(Key, Http.Request.Path.Value ?? "", Model, Stream, status, User, ConversationId, At, reason));
+        _state.Served.Add(new ServedRequest(Key, Http.Request.Path.Value ?? "", Model, Stream, status, User, ConversationId, At, reason)
+        {
+            // Test instrumentation: what a gateway sent along, so tests can check its header hygiene.
+            Headers = Http.Request.Headers.Where(h => !h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+                .ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+        });
     }
 
     public Task FailAsync(int status, string message, string reason) =>

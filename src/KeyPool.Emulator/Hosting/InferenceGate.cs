@@ -62,6 +62,11 @@ internal sealed class InferenceGate(EmulatorState state)
 
     public async Task<bool> CheckModelAsync(Exchange exchange, KeyAccount account, string model)
     {
+        if (state.Faults.Denies(account.Key, model))
+        {
+            await exchange.FailAsync(403, XaiErrorCodes.PermissionDenied, $"The caller does not have permission to execute the specified operation: team {account.Team} may not use model {model}.", "model_denied");
+            return false;
+        }
         if (!state.Options.RejectUnknownModels || state.Models.Contains(model, StringComparer.Ordinal))
         {
             return true;

@@ -34,7 +34,8 @@ internal static class JsonBody
         }
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, default, exchange.Aborted);
+            // Strict like a careful provider: a body with a member twice is refused, so a gateway that duplicates one is caught.
+            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { AllowDuplicateProperties = false }, exchange.Aborted);
         }
         catch (JsonException e)
         {

@@ -9,7 +9,7 @@ internal static partial class AuthLog
     [LoggerMessage(601, LogLevel.Information, "Gateway key {KeyId} of user {UserId} revoked")]
     public static partial void GatewayKeyRevoked(ILogger logger, string keyId, string userId);
 
-    [LoggerMessage(602, LogLevel.Warning, "Failed admin attempts from {Source}: its next attempt must wait {Delay}")]
+    [LoggerMessage(602, LogLevel.Warning, "Failed authentication attempts from {Source}: its next attempt must wait {Delay}")]
     public static partial void AdminThrottled(ILogger logger, string source, TimeSpan delay);
 
     [LoggerMessage(603, LogLevel.Debug, "JWT rejected: {Reason}")]

@@ -22,8 +22,10 @@ internal static class CallerServices
         services.AddSingleton<CallerAuthenticator>();
         services.AddSingleton(sp =>
         {
-            var throttle = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Auth.AdminThrottle;
-            return new FailedAttemptThrottle(throttle.FreeFailures, throttle.Window, throttle.MaxDelay, throttle.MaxAddresses, sp.GetRequiredService<TimeProvider>());
+            var settings = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Auth.AdminThrottle;
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("KeyPool.Auth");
+            CallerThrottle Door() => new(new FailedAttemptThrottle(settings.FreeFailures, settings.Window, settings.MaxDelay, settings.MaxAddresses, sp.GetRequiredService<TimeProvider>()), logger);
+            return new CallerThrottles(Door(), Door());
         });
         services.AddHostedService<CallerStartup>();
         return services;

@@ -16,6 +16,11 @@ internal sealed class GatewayKeyRegistry(
     TimeProvider time,
     ILogger<GatewayKeyRegistry> logger)
 {
+    private const int MaxRememberedMisses = 10_000;
+
+    // Unknown keys are remembered apart from known ones, so a flood of guesses cannot push real keys out of the cache.
+    private readonly GatewayKeyCache _misses = new(MaxRememberedMisses, options.Value.Auth.GatewayKeys.CacheTimeToLive, time);
+
     public bool Enabled { get; } = options.Value.Auth.GatewayKeys.Enabled;
 
     /// <summary>The user the presented key names; null when it is not an active gateway key.</summary>
@@ -26,8 +31,12 @@ internal sealed class GatewayKeyRegistry(
             return ValueTask.FromResult<string?>(null);
         }
         var hash = GatewayKeySecret.Hash(presented);
-        return cache.TryGet(hash, out var key)
-            ? ValueTask.FromResult<string?>(key.UserId)
+        if (cache.TryGet(hash, out var key))
+        {
+            return ValueTask.FromResult<string?>(key.UserId);
+        }
+        return _misses.TryGet(hash, out _)
+            ? ValueTask.FromResult<string?>(null)
             : new ValueTask<string?>(LoadAsync(hash, cancellationToken));
     }
 
@@ -59,9 +68,12 @@ internal sealed class GatewayKeyRegistry(
     private async Task<string?> LoadAsync(GatewayKeyHash hash, CancellationToken cancellationToken)
     {
         var version = cache.Version;
+        var missVersion = _misses.Version;
         var key = await store.FindByHashAsync(hash, cancellationToken).ConfigureAwait(false);
         if (key is null || key.IsRevoked)
         {
+            // A 256-bit random secret is never issued twice, so a miss stays a miss until it expires.
+            _misses.Set(hash, key ?? new GatewayKey("", "", "", time.GetUtcNow(), time.GetUtcNow()), missVersion);
             return null;
         }
         cache.Set(hash, key, version);

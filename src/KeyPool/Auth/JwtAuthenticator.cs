@@ -32,7 +32,7 @@ internal sealed class JwtAuthenticator
         _logger = logger;
         Enabled = jwt.IsConfigured;
         _rolePath = jwt.RoleClaim.Split('.', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        _adminRole = jwt.AdminRole.Trim();
+        _adminRole = jwt.AdminRole?.Trim() ?? "";
         var hasSecret = !string.IsNullOrWhiteSpace(jwt.Secret);
         _template = new TokenValidationParameters
         {

@@ -9,6 +9,9 @@ internal static class AuthOptionsValidation
     /// <summary>HS256 with a key shorter than its 256-bit hash would be the weak link.</summary>
     public const int MinSecretBytes = 32;
 
+    /// <summary>Tokens shorter than this can be guessed; 24 characters of a random hex or base64 string are out of reach.</summary>
+    public const int MinTokenLength = 24;
+
     public static IEnumerable<(bool Failed, string Message)> Checks(GatewayOptions options)
     {
         var auth = options.Auth;
@@ -20,6 +23,13 @@ internal static class AuthOptionsValidation
         yield return (!hasClientTokens && !keys.Enabled && !jwt.IsConfigured,
             "No way for callers to authenticate: set at least one of KeyPool:ClientTokens (e.g. KeyPool__ClientTokens__0), "
             + "KeyPool:Auth:GatewayKeys:Enabled=true, or KeyPool:Auth:Jwt:Secret / KeyPool:Auth:Jwt:JwksUrl.");
+
+        yield return (options.AdminToken.Trim() is { Length: > 0 and < MinTokenLength } admin,
+            $"KeyPool:AdminToken must be at least {MinTokenLength} characters, not {options.AdminToken.Trim().Length} (e.g. openssl rand -hex 16).");
+        foreach (var (token, index) in options.ClientTokens.Select((t, i) => (t.Trim(), i)).Where(t => t.Item1.Length is > 0 and < MinTokenLength))
+        {
+            yield return (true, $"KeyPool:ClientTokens:{index} must be at least {MinTokenLength} characters, not {token.Length} (e.g. openssl rand -hex 16).");
+        }
 
         var hasSecret = !string.IsNullOrWhiteSpace(jwt.Secret);
         var hasJwks = !string.IsNullOrWhiteSpace(jwt.JwksUrl);
@@ -33,6 +43,9 @@ internal static class AuthOptionsValidation
         {
             yield return (!IsAcceptableJwksUrl(jwt.JwksUrl),
                 $"KeyPool:Auth:Jwt:JwksUrl must be an absolute https URL (http only to a loopback address), not '{jwt.JwksUrl}'.");
+            // A key set signs tokens for many applications of the provider: without an audience, any of them would do.
+            yield return (string.IsNullOrWhiteSpace(jwt.Audience),
+                "KeyPool:Auth:Jwt:Audience is required with KeyPool:Auth:Jwt:JwksUrl: name this application's audience.");
         }
         if (!jwt.IsConfigured)
         {
@@ -58,7 +71,8 @@ internal static class AuthOptionsValidation
     }
 
     private static bool IsAcceptableJwksUrl(string value) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttps
-            || (uri.Scheme == Uri.UriSchemeHttp && (uri.IsLoopback || (IPAddress.TryParse(uri.Host, out var ip) && IPAddress.IsLoopback(ip)))));
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && IsLoopback(uri)));
+
+    /// <summary>A URL whose host is this machine: plain http to it never crosses a network.</summary>
+    public static bool IsLoopback(Uri uri) => uri.IsLoopback || (IPAddress.TryParse(uri.Host, out var ip) && IPAddress.IsLoopback(ip));
 }

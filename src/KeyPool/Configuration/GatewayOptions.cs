@@ -49,6 +49,31 @@ public sealed class UpstreamOptions
 
     /// <summary>Time to open a connection. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The endpoints every caller may reach, as <c>METHOD path</c> below <c>/v1</c> (<c>*</c> is one path segment).
+    /// Unset: <see cref="DefaultAllowedPaths"/>. Anything else gets 404 without touching the upstream.
+    /// </summary>
+    public List<string>? AllowedPaths { get; set; }
+
+    /// <summary>Endpoints only client tokens (your backend) may reach besides <see cref="AllowedPaths"/>, e.g. <c>GET responses/*</c>. Default none.</summary>
+    public List<string> ClientTokenAllowedPaths { get; set; } = [];
+
+    /// <summary>Allow a plain-http <see cref="BaseUrl"/> to a host that is not loopback (keys would cross the network in clear). Default false.</summary>
+    public bool AllowInsecureHttp { get; set; }
+
+    /// <summary>Largest JSON answer read whole (for usage and retries); a larger one is streamed through uncounted. Default 8 MB.</summary>
+    public long MaxBufferedAnswerBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// Model generation and listing only: no endpoint that stores or lists objects shared by every user of a key
+    /// (files, batches, stored responses, deferred completions) and no key self-description (<c>api-key</c>).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultAllowedPaths { get; } =
+    [
+        "POST chat/completions", "POST completions", "POST responses", "POST embeddings",
+        "GET models", "GET models/*", "POST tokenize-text", "POST images/generations", "POST audio/speech",
+    ];
 }
 
 /// <summary>End users (<c>KeyPool:Users</c>).</summary>
@@ -80,6 +105,9 @@ public sealed class LimitsOptions
 
     /// <summary>Largest request body accepted; larger gets 413. Default 10 MB.</summary>
     public long MaxRequestBodyBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Requests on <c>/v1</c> handled at once (waiting for capacity included); more get 503 at once. Default 4,096.</summary>
+    public int MaxConcurrentRequests { get; set; } = 4_096;
 }
 
 /// <summary>Usage accounting (<c>KeyPool:Usage</c>).</summary>
@@ -89,4 +117,16 @@ public sealed class UsageOptions
 
     /// <summary>How often usage is written to the store. Default 1 s.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>A reverse proxy in front of KeyPool (<c>KeyPool:ForwardedHeaders</c>).</summary>
+public sealed class ForwardedHeadersSettings
+{
+    public const string Section = "KeyPool:ForwardedHeaders";
+
+    /// <summary>
+    /// Addresses of the proxies whose <c>X-Forwarded-For</c> is believed: then the failed-attempt throttle counts the
+    /// forwarded client address. Empty (default): the header is ignored and the connection's address counts.
+    /// </summary>
+    public List<string> KnownProxies { get; set; } = [];
 }

@@ -2,6 +2,7 @@ using KeyPool.Core.Budgets;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Configuration;
@@ -17,14 +18,26 @@ internal sealed class OptionsValidation :
     IValidateOptions<BudgetOptions>,
     IValidateOptions<KeysOptions>,
     IValidateOptions<KeyHealthOptions>,
+    IValidateOptions<ForwardedHeadersSettings>,
+    IValidateOptions<Models.ModelsOptions>,
     IValidateOptions<CapacityOptions>,
     IValidateOptions<Dictionary<string, TierOptions>>
 {
+    public ValidateOptionsResult Validate(string? name, Models.ModelsOptions options) => Result(
+    [
+        (options.RefreshInterval < TimeSpan.FromSeconds(10), $"KeyPool:Models:RefreshInterval must be at least 10 s, not {options.RefreshInterval}."),
+        .. options.Aliases.Where(a => string.IsNullOrWhiteSpace(a.Value)).Select(a => (true, $"KeyPool:Models:Aliases:{a.Key} must name a model.")),
+    ]);
+
+    public ValidateOptionsResult Validate(string? name, ForwardedHeadersSettings options) => Result(
+        options.KnownProxies.Select(p => (!System.Net.IPAddress.TryParse(p, out _), $"KeyPool:ForwardedHeaders:KnownProxies: '{p}' is not an IP address.")).ToArray());
+
     public ValidateOptionsResult Validate(string? name, KeyHealthOptions options) => Result(
         (options.BreakerFailures < 1, $"KeyPool:Health:BreakerFailures must be at least 1, not {options.BreakerFailures}."),
         (options.BreakerOpenFor <= TimeSpan.Zero, $"KeyPool:Health:BreakerOpenFor must be positive, not {options.BreakerOpenFor}."),
         (options.CooldownBase <= TimeSpan.Zero, $"KeyPool:Health:CooldownBase must be positive, not {options.CooldownBase}."),
         (options.CooldownMax < options.CooldownBase, $"KeyPool:Health:CooldownMax ({options.CooldownMax}) must not be shorter than CooldownBase ({options.CooldownBase})."),
+        (options.ModelDeniedFor <= TimeSpan.Zero, $"KeyPool:Health:ModelDeniedFor must be positive, not {options.ModelDeniedFor}."),
         (options.RevokedProbeInterval <= TimeSpan.Zero, $"KeyPool:Health:RevokedProbeInterval must be positive, not {options.RevokedProbeInterval}."));
 
     public ValidateOptionsResult Validate(string? name, CapacityOptions options) => Result(
@@ -66,17 +79,29 @@ internal sealed class OptionsValidation :
     public ValidateOptionsResult Validate(string? name, GatewayOptions options) => Result(AuthOptionsValidation.Checks(options).ToArray());
 
     public ValidateOptionsResult Validate(string? name, UpstreamOptions options) => Result(
+    [
         (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https"),
             $"KeyPool:Upstream:BaseUrl must be an absolute http(s) URL, not '{options.BaseUrl}'."),
+        (options.BaseUrl.IsAbsoluteUri && options.BaseUrl.Scheme == "http" && !AuthOptionsValidation.IsLoopback(options.BaseUrl) && !options.AllowInsecureHttp,
+            $"KeyPool:Upstream:BaseUrl '{options.BaseUrl}' is plain http to another machine: the keys would cross the network in clear. Use https, or set KeyPool:Upstream:AllowInsecureHttp=true."),
         (options.Timeout <= TimeSpan.Zero, $"KeyPool:Upstream:Timeout must be positive, not {options.Timeout}."),
-        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."));
+        (options.MaxBufferedAnswerBytes < 1024, $"KeyPool:Upstream:MaxBufferedAnswerBytes must be at least 1024, not {options.MaxBufferedAnswerBytes}."),
+        (options.ConnectTimeout <= TimeSpan.Zero, $"KeyPool:Upstream:ConnectTimeout must be positive, not {options.ConnectTimeout}."),
+        .. (options.AllowedPaths ?? []).Concat(options.ClientTokenAllowedPaths).Where(e => !IsEndpointEntry(e))
+            .Select(e => (true, $"KeyPool:Upstream allowed path '{e}' must read 'METHOD path', e.g. 'POST chat/completions' ('*' is one segment).")),
+    ]);
+
+    private static bool IsEndpointEntry(string entry) =>
+        entry.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var method, var path]
+        && method.All(char.IsAsciiLetter) && EndpointAllowList.IsClean(path.Trim('/').Replace("*", "x", StringComparison.Ordinal));
 
     public ValidateOptionsResult Validate(string? name, UsersOptions options) => Result(
         (options.CacheSize < 2, $"KeyPool:Users:CacheSize must be at least 2, not {options.CacheSize}."),
         (string.IsNullOrWhiteSpace(options.DefaultTier), "KeyPool:Users:DefaultTier must not be empty."));
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options) => Result(
-        (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."));
+        (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."),
+        (options.MaxConcurrentRequests < 1, $"KeyPool:Limits:MaxConcurrentRequests must be at least 1, not {options.MaxConcurrentRequests}."));
 
     public ValidateOptionsResult Validate(string? name, UsageOptions options) => Result(
         (options.FlushInterval <= TimeSpan.Zero || options.FlushInterval > TimeSpan.FromSeconds(1),
@@ -92,7 +117,7 @@ internal sealed class OptionsValidation :
         [
             typeof(GatewayOptions), typeof(KeysOptions), typeof(UpstreamOptions), typeof(UsersOptions), typeof(LimitsOptions),
             typeof(UsageOptions), typeof(RoutingOptions), typeof(BudgetOptions), typeof(KeyHealthOptions), typeof(CapacityOptions),
-            typeof(Dictionary<string, TierOptions>),
+            typeof(Dictionary<string, TierOptions>), typeof(ForwardedHeadersSettings), typeof(Models.ModelsOptions),
         ];
         var failures = new List<string>();
         foreach (var section in sections)

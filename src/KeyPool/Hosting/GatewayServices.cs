@@ -11,10 +11,13 @@ using KeyPool.Core.Users;
 using KeyPool.Dashboard;
 using KeyPool.Keys;
 using KeyPool.Metrics;
+using KeyPool.Models;
+using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Sqlite;
 using KeyPool.Usage;
 using KeyPool.Users;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Hosting;
@@ -33,6 +36,7 @@ internal static class GatewayServices
         services.AddOptions<CapacityOptions>().BindConfiguration(CapacityOptions.Section).ValidateOnStart();
         services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.Section).ValidateOnStart();
+        services.AddOptions<ForwardedHeadersSettings>().BindConfiguration(ForwardedHeadersSettings.Section).ValidateOnStart();
         services.AddOptions<KeyHealthOptions>().BindConfiguration(KeyHealthOptions.Section).ValidateOnStart();
         services.AddOptions<Dictionary<string, TierOptions>>().BindConfiguration("KeyPool:Tiers").ValidateOnStart();
         services.AddSingleton<OptionsValidation>();
@@ -45,6 +49,7 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<BudgetOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeysOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<KeyHealthOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton<IValidateOptions<ForwardedHeadersSettings>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<CapacityOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
         services.AddSingleton<IValidateOptions<Dictionary<string, TierOptions>>>(sp => sp.GetRequiredService<OptionsValidation>());
 
@@ -87,12 +92,23 @@ internal static class GatewayServices
                 time);
         });
         services.AddSingleton<UpstreamKeyCheck>();
+        services.AddSingleton<KeyAccessProbe>();
+        services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelsOptions>>(sp => sp.GetRequiredService<OptionsValidation>());
+        services.AddSingleton(sp =>
+        {
+            var models = sp.GetRequiredService<IOptions<ModelsOptions>>().Value;
+            return new ModelCatalog(models.Known, models.Aliases);
+        });
+        services.AddSingleton<ModelListRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
         services.AddKeyPoolCallers(connectionString);
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<DeadlineSources>();
+        services.AddSingleton<EndpointAllowList>();
         services.AddSingleton<UpstreamForwarder>();
-        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
         services.AddSingleton<RequestPlanner>();
         services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
@@ -109,6 +125,7 @@ internal static class GatewayServices
 
     public static WebApplication MapKeyPool(this WebApplication app)
     {
+        app.UseKnownProxies();
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);
         var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminAuthFilter>();
@@ -120,6 +137,27 @@ internal static class GatewayServices
         app.MapDashboard();
         app.MapMetrics();
         return app;
+    }
+
+    /// <summary>
+    /// Believes <c>X-Forwarded-For</c> only from the proxies named in <c>KeyPool:ForwardedHeaders:KnownProxies</c>
+    /// (never by default, not even from loopback): a caller could otherwise pick the address it is throttled by.
+    /// </summary>
+    private static void UseKnownProxies(this WebApplication app)
+    {
+        var proxies = app.Configuration.GetSection(ForwardedHeadersSettings.Section).Get<ForwardedHeadersSettings>()?.KnownProxies ?? [];
+        if (proxies.Count == 0)
+        {
+            return;
+        }
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = 1 };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var proxy in proxies)
+        {
+            options.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+        }
+        app.UseForwardedHeaders(options);
     }
 
     private static void TryAddSingletonTime(this IServiceCollection services)

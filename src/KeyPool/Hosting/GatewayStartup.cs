@@ -4,6 +4,7 @@ using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
+using KeyPool.Models;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Hosting;
@@ -16,6 +17,7 @@ internal sealed class GatewayStartup(
     KeySet keys,
     KeyPoolRouter router,
     UpstreamKeyCheck check,
+    ModelListRefresher models,
     IOptions<KeysOptions> keysOptions,
     ILogger<GatewayStartup> logger) : IHostedService
 {
@@ -38,6 +40,7 @@ internal sealed class GatewayStartup(
                 Log.SharedTeam(logger, sentence);
             }
         }
+        await models.RefreshAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

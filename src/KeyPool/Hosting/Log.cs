@@ -39,6 +39,9 @@ internal static partial class Log
     [LoggerMessage(207, LogLevel.Warning, "Upstream rate-limited group {Group}: cooling down for {Wait}")]
     public static partial void CoolingDown(ILogger logger, int group, TimeSpan wait);
 
+    [LoggerMessage(209, LogLevel.Warning, "The upstream refused group {Group} the model {Model} (403): other keys serve it for now; asking the upstream whether the key is blocked")]
+    public static partial void ModelRefused(ILogger logger, int group, string model);
+
     [LoggerMessage(208, LogLevel.Warning, "Circuit opened for group {Group} after repeated failures")]
     public static partial void CircuitOpened(ILogger logger, int group);
 
@@ -50,6 +53,12 @@ internal static partial class Log
 
     [LoggerMessage(104, LogLevel.Warning, "API Key Pool: {Sentence}")]
     public static partial void SharedTeam(ILogger logger, string sentence);
+
+    [LoggerMessage(110, LogLevel.Information, "Upstream model list read: {Count} models; other model names are answered 404 by KeyPool")]
+    public static partial void ModelListLoaded(ILogger logger, int count);
+
+    [LoggerMessage(111, LogLevel.Warning, "Upstream model list not available ({Reason}): every model name is passed on, the budget table bounds itself")]
+    public static partial void ModelListUnavailable(ILogger logger, string reason);
 
     [LoggerMessage(300, LogLevel.Information, "User {UserId} assigned to key group {Group} (tier {Tier})")]
     public static partial void UserAssigned(ILogger logger, string userId, int group, string tier);

@@ -15,9 +15,8 @@ internal static class KeyChecks
         IEnumerable<UpstreamKey> keys, KeyPoolRouter router, UpstreamKeyCheck check, TimeSpan perKey, ILogger logger, CancellationToken cancellationToken)
     {
         var results = await Task.WhenAll(keys.Select(async key => (key.Group, Check: await check.CheckAsync(key, perKey, cancellationToken))));
-        var teams = results.Where(r => r.Check?.Team is not null).ToDictionary(r => r.Group, r => r.Check!.Team!);
-        var problems = results.Where(r => r.Check?.Problem is not null).Select(r => (r.Group, r.Check!.Problem!));
-        foreach (var (group, problem) in router.ApplyKeyChecks(teams, problems))
+        var reports = results.Where(r => r.Check is not null).Select(r => new KeyReport(r.Group, r.Check!.Team, r.Check.Problem, r.Check.Acl)).ToList();
+        foreach (var (group, problem) in router.ApplyKeyReports(reports))
         {
             Log.KeyCheckProblem(logger, group, problem);
         }

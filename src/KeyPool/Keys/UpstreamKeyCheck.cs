@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Routing;
 using KeyPool.Proxy;
 
 namespace KeyPool.Keys;
@@ -9,7 +10,8 @@ namespace KeyPool.Keys;
 /// <summary>What the upstream says of a key (<c>GET /v1/api-key</c>, xAI's endpoint).</summary>
 /// <param name="Team">The key's team id, when reported.</param>
 /// <param name="Problem">Why the key cannot serve (invalid, disabled, blocked), or null when it can.</param>
-internal sealed record KeyCheck(string? Team, string? Problem);
+/// <param name="Acl">The models the key may use (<c>acls</c>), null for all or when not reported.</param>
+internal sealed record KeyCheck(string? Team, string? Problem, ModelAcl? Acl = null);
 
 /// <summary>Asks the upstream about each key: its team (keys of one team share a budget) and whether it is usable.</summary>
 internal sealed class UpstreamKeyCheck(UpstreamClient upstream, TimeProvider time)
@@ -22,6 +24,7 @@ internal sealed class UpstreamKeyCheck(UpstreamClient upstream, TimeProvider tim
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, upstream.BaseUrl + "/api-key");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        request.Headers.UserAgent.Add(UpstreamClient.OwnAgent);
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
@@ -42,7 +45,10 @@ internal sealed class UpstreamKeyCheck(UpstreamClient upstream, TimeProvider tim
                 : Flag(root, "api_key_blocked") ? "blocked at the upstream"
                 : Flag(root, "team_blocked") ? "its team is blocked at the upstream"
                 : null;
-            return new KeyCheck(team, problem);
+            var acls = root.TryGetProperty("acls", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.String).Select(a => a.GetString()!).ToArray()
+                : [];
+            return new KeyCheck(team, problem, ModelAcl.From(acls));
         }
         catch (Exception exception) when (exception is HttpRequestException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {

@@ -26,13 +26,23 @@ internal static class MetricsEndpoint
     }
 
     private static async Task ScrapeAsync(
-        HttpContext context, GatewayMetrics metrics, CallerAuthenticator auth, IOptions<MetricsOptions> options, CancellationToken cancellationToken)
+        HttpContext context, GatewayMetrics metrics, CallerAuthenticator auth, CallerThrottles throttles, IOptions<MetricsOptions> options, CancellationToken cancellationToken)
     {
-        if (options.Value.RequireAdminToken && !auth.IsAdmin(context.Request))
+        var throttle = throttles.Admin; // the admin token opens /metrics: guesses count as admin attempts
+        if (options.Value.RequireAdminToken)
         {
-            await new OpenAiErrorResult(401, "/metrics needs Authorization: Bearer <admin token> (KeyPool:Metrics:RequireAdminToken is on).",
-                OpenAiError.Authentication, "invalid_admin_token").ExecuteAsync(context);
-            return;
+            if (await throttle.RefuseIfThrottledAsync(context, "/metrics"))
+            {
+                return;
+            }
+            if (!auth.IsAdmin(context.Request))
+            {
+                throttle.Failed(context);
+                await new OpenAiErrorResult(401, "/metrics needs Authorization: Bearer <admin token> (KeyPool:Metrics:RequireAdminToken is on).",
+                    OpenAiError.Authentication, "invalid_admin_token").ExecuteAsync(context);
+                return;
+            }
+            throttle.Succeeded(context);
         }
         // Buffered: a failed scrape answers 500 instead of a truncated exposition.
         using var buffer = new MemoryStream();

@@ -2,12 +2,13 @@ using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Hosting;
+using KeyPool.Keys;
 using KeyPool.Metrics;
 
 namespace KeyPool.Proxy;
 
 /// <summary>Writes down each attempt: the route log line, usage in memory, upstream latency, and what the outcome did to the key.</summary>
-internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, ILogger<ProxyHandler> logger)
+internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
 {
     public void Routed(in Admission admission, int userGroup, in RequestPlan plan, string policy)
     {
@@ -62,6 +63,10 @@ internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, IL
                 break;
             case KeyChange.CircuitOpened:
                 Log.CircuitOpened(logger, group);
+                break;
+            case KeyChange.AccessDenied:
+                Log.ModelRefused(logger, group, pool.ModelName(admission.ModelId));
+                access.Request(admission.Member);
                 break;
         }
     }

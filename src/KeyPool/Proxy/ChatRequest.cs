@@ -51,8 +51,8 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
                 else if (reader.ValueTextEquals("stream_options"u8))
                 {
                     reader.Read();
-                    hasStreamOptions = reader.TokenType == JsonTokenType.StartObject;
-                    includeUsage = hasStreamOptions && ReadIncludeUsage(ref reader);
+                    hasStreamOptions = true; // any value, null included: a rewrite must replace it, not add a second member
+                    includeUsage = reader.TokenType == JsonTokenType.StartObject && ReadIncludeUsage(ref reader);
                 }
                 else
                 {

@@ -1,30 +1,39 @@
 using System.Net.Http.Headers;
+using Microsoft.Extensions.Primitives;
 
 namespace KeyPool.Proxy;
 
-/// <summary>Copies end-to-end headers between the client and upstream exchanges.</summary>
+/// <summary>
+/// Copies end-to-end headers between the client and upstream exchanges. Hop-by-hop headers and those
+/// named in <c>Connection</c> stop here both ways; the caller's credentials, cookies and forwarding
+/// claims never reach the upstream; headers a browser would act on for KeyPool's own origin
+/// (cookies, alternative services, HSTS…) never reach the client.
+/// </summary>
 internal static class HeaderCopier
 {
-    // Hop-by-hop headers, headers the gateway sets itself, and the caller's own credentials.
-    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    public const string UserHeader = "X-KeyPool-User";
+    public const string ConversationHeader = "x-grok-conv-id";
+
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-        "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
-        UserHeader,
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+        "TE", "Trailer", "Transfer-Encoding", "Upgrade",
     };
 
     private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Trailer", "Upgrade", "Content-Length",
+        "Content-Length", "Set-Cookie", "Set-Cookie2", "Alt-Svc", "Strict-Transport-Security", "Public-Key-Pins",
+        "Clear-Site-Data", "Refresh", "Location", "Server",
     };
 
-    public const string UserHeader = "X-KeyPool-User";
-
-    public static void ToUpstream(IHeaderDictionary from, HttpRequestMessage to)
+    /// <summary>With <paramref name="ownConversation"/> (end-user credentials) the caller's conversation id is dropped: the gateway sets its own.</summary>
+    public static void ToUpstream(IHeaderDictionary from, HttpRequestMessage to, bool ownConversation)
     {
+        var connection = from.Connection;
         foreach (var (name, values) in from)
         {
-            if (NotForwarded.Contains(name) || name.StartsWith(':'))
+            if (!UpstreamHeaderPolicy.MayForward(name, connection)
+                || (ownConversation && name.Equals(ConversationHeader, StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
@@ -43,19 +52,38 @@ internal static class HeaderCopier
 
     public static void ToClient(HttpResponseMessage from, HttpResponse to, bool keepContentLength)
     {
-        Copy(from.Headers, to.Headers, keepContentLength);
-        Copy(from.Content.Headers, to.Headers, keepContentLength);
+        var connection = from.Headers.NonValidated.TryGetValues("Connection", out var named) ? named : default;
+        Copy(from.Headers, to.Headers, keepContentLength, connection);
+        Copy(from.Content.Headers, to.Headers, keepContentLength, connection);
     }
 
-    private static void Copy(HttpHeaders from, IHeaderDictionary to, bool keepContentLength)
+    private static void Copy(HttpHeaders from, IHeaderDictionary to, bool keepContentLength, HeaderStringValues connection)
     {
         foreach (var header in from.NonValidated)
         {
-            if (NotReturned.Contains(header.Key) && !(keepContentLength && header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+            var name = header.Key;
+            if (HopByHop.Contains(name) || (NotReturned.Contains(name) && !(keepContentLength && name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+                || (connection.Count > 0 && NamedIn(connection, name)))
             {
                 continue;
             }
-            to[header.Key] = header.Value.Count == 1 ? header.Value.ToString() : header.Value.ToArray();
+            to[name] = header.Value.Count == 1 ? header.Value.ToString() : header.Value.ToArray();
         }
+    }
+
+    // Connection: close, x-private-thing → x-private-thing is hop-by-hop too (RFC 9110 §7.6.1).
+    private static bool NamedIn(HeaderStringValues connection, string name)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var token in (value ?? "").Split(','))
+            {
+                if (token.Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 }

@@ -5,22 +5,31 @@ namespace KeyPool.Proxy;
 /// <summary>
 /// Relays a JSON answer whole: it is read to the end before the first byte goes to the client, so a
 /// body that fails half-way reaches nobody and another key may still answer. Usage is read from it.
+/// An answer larger than the buffering cap is streamed through instead (uncounted: its reservation stays).
 /// </summary>
 internal static class JsonRelay
 {
-    public static async Task<TokenCounts?> RelayAsync(ProxyExchange exchange, HttpResponseMessage response)
+    public static async Task<TokenCounts?> RelayAsync(ProxyExchange exchange, HttpResponseMessage response, long maxBuffered)
     {
-        var expected = response.Content.Headers.ContentLength is { } length and > 0 and < int.MaxValue ? (int)length : 16 * 1024;
+        var declared = response.Content.Headers.ContentLength;
+        var expected = declared is { } length and > 0 ? (int)Math.Min(length, 64 * 1024) : 16 * 1024;
         await using var stream = await response.Content.ReadAsStreamAsync(exchange.Cancellation);
-        var (buffer, total, _) = await PooledRead.ReadAsync(stream, expected, Array.MaxLength - 1, exchange.Cancellation);
+        var (buffer, total, tooLarge) = await PooledRead.ReadAsync(stream, expected, maxBuffered, exchange.Cancellation);
         try
         {
             var client = exchange.Context.Response;
             client.StatusCode = (int)response.StatusCode;
             HeaderCopier.ToClient(response, client, keepContentLength: false);
-            client.ContentLength = total;
+            if (!tooLarge)
+            {
+                client.ContentLength = total;
+                await client.Body.WriteAsync(buffer.AsMemory(0, total), exchange.Cancellation);
+                return UsageReader.TryRead(buffer.AsSpan(0, total), out var counts, out _) ? counts : null;
+            }
+            client.ContentLength = declared;
             await client.Body.WriteAsync(buffer.AsMemory(0, total), exchange.Cancellation);
-            return UsageReader.TryRead(buffer.AsSpan(0, total), out var counts, out _) ? counts : null;
+            await stream.CopyToAsync(client.Body, exchange.Cancellation);
+            return null;
         }
         finally
         {

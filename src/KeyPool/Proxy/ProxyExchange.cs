@@ -5,10 +5,12 @@ namespace KeyPool.Proxy;
 /// <summary>What every attempt of one request shares: the client's exchange, the body to send and the deadline.</summary>
 /// <param name="Context">The client's exchange.</param>
 /// <param name="Body">The body to send upstream (already rewritten).</param>
+/// <param name="Path">The validated path below <c>/v1</c>, starting with '/'.</param>
+/// <param name="EndUser">The credential names its user (gateway key, JWT): the gateway's conversation id replaces the caller's.</param>
 /// <param name="UserId">The end user (for the conversation id), or null for requests of no user.</param>
 /// <param name="StripUsageChunk">The gateway asked for stream usage on the client's behalf: drop that chunk on the way back.</param>
 /// <param name="Cancellation">Fires at the request's deadline (all attempts together) or when the client leaves.</param>
-internal sealed record ProxyExchange(HttpContext Context, ReadOnlyMemory<byte> Body, string? UserId, bool StripUsageChunk, CancellationToken Cancellation)
+internal sealed record ProxyExchange(HttpContext Context, string Path, bool EndUser, ReadOnlyMemory<byte> Body, string? UserId, bool StripUsageChunk, CancellationToken Cancellation)
 {
     public bool ClientLeft => Context.RequestAborted.IsCancellationRequested;
 }

@@ -19,6 +19,8 @@ namespace KeyPool.Proxy;
 /// </summary>
 internal sealed class ProxyHandler(
     CallerAuthenticator auth,
+    CallerThrottles throttles,
+    EndpointAllowList endpoints,
     KeyPoolRouter router,
     UserResolver users,
     RequestPlanner planner,
@@ -29,16 +31,56 @@ internal sealed class ProxyHandler(
     IOptions<LimitsOptions> limits,
     IOptions<RoutingOptions> routing)
 {
+    private const int InitialBodyBuffer = 64 * 1024;
+
     private readonly long _maxBody = limits.Value.MaxRequestBodyBytes;
     private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
+    private readonly int _maxConcurrent = limits.Value.MaxConcurrentRequests;
+    private readonly CallerThrottle _throttle = throttles.Api;
+    private int _inFlight;
 
     public async Task HandleAsync(HttpContext context)
     {
+        // Shed load before any work: a request over the cap costs one increment and a small answer.
+        if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            context.Response.Headers.RetryAfter = "1";
+            await OpenAiError.WriteAsync(context, 503, $"The gateway is handling its limit of {_maxConcurrent} requests at once (KeyPool:Limits:MaxConcurrentRequests): retry shortly.", OpenAiError.Server, "gateway_overloaded");
+            return;
+        }
+        try
+        {
+            await AuthorizeAsync(context);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task AuthorizeAsync(HttpContext context)
+    {
+        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
+        {
+            return;
+        }
         var caller = await auth.AuthenticateClientAsync(context.Request, context.RequestAborted);
         if (caller is null)
         {
+            _throttle.Failed(context);
             await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
             return;
+        }
+        _throttle.Succeeded(context);
+        switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
+        {
+            case EndpointAllowList.Verdict.InvalidPath:
+                await OpenAiError.WriteAsync(context, 400, "The request path is not valid: no dot segments, backslashes or percent-encoded characters.", OpenAiError.InvalidRequest, "invalid_path");
+                return;
+            case EndpointAllowList.Verdict.NotAllowed:
+                await OpenAiError.WriteAsync(context, 404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}. KeyPool forwards only the endpoints in KeyPool:Upstream:AllowedPaths.", OpenAiError.InvalidRequest, "unknown_url");
+                return;
         }
         if (context.Request.ContentLength > _maxBody)
         {
@@ -53,7 +95,7 @@ internal sealed class ProxyHandler(
                 await TooLargeAsync(context);
                 return;
             }
-            await ServeAsync(context, caller, buffer.AsMemory(0, length));
+            await ServeAsync(context, caller, path, buffer.AsMemory(0, length));
         }
         finally
         {
@@ -64,7 +106,7 @@ internal sealed class ProxyHandler(
         }
     }
 
-    private async Task ServeAsync(HttpContext context, Caller caller, ReadOnlyMemory<byte> body)
+    private async Task ServeAsync(HttpContext context, Caller caller, string path, ReadOnlyMemory<byte> body)
     {
         ChatRequest chat = default;
         if (!body.IsEmpty)
@@ -100,9 +142,15 @@ internal sealed class ProxyHandler(
             }
             (tier, userGroup) = (user.Tier, user.ApiKeyGroup);
         }
-        var plan = planner.Plan(body, chat, tier, pool);
+        var plan = planner.Plan(body, chat, tier, caller.UserId, pool);
+        if (plan.UnknownModel)
+        {
+            await OpenAiError.WriteAsync(context, 404, $"The model '{plan.Model}' does not exist or is not available through this gateway.", OpenAiError.InvalidRequest, "model_not_found", "model");
+            return;
+        }
         using var deadline = deadlines.Rent(forwarder.Timeout, context.RequestAborted);
-        await AttemptAsync(new ProxyExchange(context, plan.Body, userId, plan.StripUsageChunk, deadline.Token), pool, plan, userGroup);
+        var exchange = new ProxyExchange(context, path, caller.UserId is not null, plan.Body, userId, plan.StripUsageChunk, deadline.Token);
+        await AttemptAsync(exchange, pool, plan, userGroup);
     }
 
     /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room.</summary>
@@ -146,6 +194,11 @@ internal sealed class ProxyHandler(
             await ProxyErrors.WriteAsync(context, last.Verdict, last.Result, pool.Ring, last.Group, forwarder.Timeout);
             return;
         }
+        if (!pool.AnyPermits(plan.ModelId, router.Second))
+        {
+            await OpenAiError.WriteAsync(context, 403, $"No upstream key of this gateway may use the model '{plan.Model}': the upstream refused it to every key.", OpenAiError.Permission, "model_not_permitted", "model");
+            return;
+        }
         var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId, exchange.UserId);
         context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         await OpenAiError.WriteAsync(context, 429, $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
@@ -159,7 +212,8 @@ internal sealed class ProxyHandler(
         {
             return ([], 0, false);
         }
-        var (buffer, total, tooLarge) = await PooledRead.ReadAsync(request.Body, length ?? 16 * 1024, _maxBody, context.RequestAborted);
+        // The buffer grows as bytes arrive: a declared length is a claim, not bytes, and slow senders must not hold memory they never send.
+        var (buffer, total, tooLarge) = await PooledRead.ReadAsync(request.Body, Math.Min(length ?? InitialBodyBuffer, InitialBodyBuffer), _maxBody, context.RequestAborted);
         return (buffer, tooLarge ? 0 : total, tooLarge);
     }
 

@@ -3,20 +3,27 @@ using System.Text.Json.Nodes;
 
 namespace KeyPool.Proxy;
 
-/// <summary>Changes the two things the gateway may change in a body: the model (tier pin) and <c>include_usage</c>.</summary>
+/// <summary>
+/// Changes the three things the gateway may change in a body: the model (tier pin or alias), <c>include_usage</c>,
+/// and a <c>user</c> field that names someone other than the caller's own credential.
+/// </summary>
 internal static class RequestBodyRewriter
 {
     private static readonly byte[] IncludeUsageMember = "\"stream_options\":{\"include_usage\":true},"u8.ToArray();
 
-    /// <summary>Returns the body to send upstream, or <paramref name="body"/> itself when nothing changes.</summary>
-    public static ReadOnlyMemory<byte> Rewrite(ReadOnlyMemory<byte> body, in ChatRequest request, string? pinnedModel, bool addIncludeUsage)
+    /// <summary>
+    /// Returns the body to send upstream, or <paramref name="body"/> itself when nothing changes. <paramref name="credentialUser"/>
+    /// is the user the credential names (gateway key, JWT); it replaces a different body <c>user</c>.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Rewrite(ReadOnlyMemory<byte> body, in ChatRequest request, string? pinnedModel, bool addIncludeUsage, string? credentialUser)
     {
         var changeModel = pinnedModel is not null && !string.Equals(pinnedModel, request.Model, StringComparison.Ordinal);
-        if (!changeModel && !addIncludeUsage)
+        var changeUser = credentialUser is not null && request.User is not null && !string.Equals(credentialUser, request.User, StringComparison.Ordinal);
+        if (!changeModel && !addIncludeUsage && !changeUser)
         {
             return body;
         }
-        if (!changeModel && !request.HasStreamOptions)
+        if (!changeModel && !changeUser && !request.HasStreamOptions)
         {
             // The common streaming case: splice the member in after '{' rather than re-serialising.
             // A stream request has "stream":true, so the object is non-empty and the comma is right.
@@ -32,6 +39,10 @@ internal static class RequestBodyRewriter
         if (changeModel)
         {
             root["model"] = pinnedModel;
+        }
+        if (changeUser)
+        {
+            root["user"] = credentialUser;
         }
         if (addIncludeUsage)
         {

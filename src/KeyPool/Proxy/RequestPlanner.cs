@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Models;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Options;
 
@@ -12,19 +13,26 @@ namespace KeyPool.Proxy;
 /// <param name="ModelId">The model's budget index in the pool.</param>
 /// <param name="Tokens">Tokens to reserve at admission.</param>
 /// <param name="StripUsageChunk">The gateway asks for stream usage the client did not: drop that chunk on the way back.</param>
-internal readonly record struct RequestPlan(ReadOnlyMemory<byte> Body, string? Model, string Tier, int ModelId, long Tokens, bool StripUsageChunk);
+/// <param name="UnknownModel">The model is not in the catalog: the request must not go upstream (and has no budget).</param>
+internal readonly record struct RequestPlan(ReadOnlyMemory<byte> Body, string? Model, string Tier, int ModelId, long Tokens, bool StripUsageChunk, bool UnknownModel = false);
 
 /// <summary>Applies the tier's model pin and the gateway's own need for stream usage, and estimates the cost.</summary>
-internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMonitor<Dictionary<string, TierOptions>> tiers)
+internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMonitor<Dictionary<string, TierOptions>> tiers, ModelCatalog models)
 {
     private readonly BudgetOptions _budgets = budgets.Value;
 
-    public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, PoolSnapshot pool)
+    /// <summary>The plan; <paramref name="credentialUser"/> is the user the caller's credential names, if it names one.</summary>
+    public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, string? credentialUser, PoolSnapshot pool)
     {
-        var pinnedModel = tiers.CurrentValue.TryGetValue(tier, out var tierOptions) ? tierOptions.Model : null;
+        var pinnedModel = (tiers.CurrentValue.TryGetValue(tier, out var tierOptions) ? tierOptions.Model : null) ?? models.AliasTarget(chat.Model);
         var model = pinnedModel ?? chat.Model;
+        if (model is not null && !models.Allows(model))
+        {
+            // Checked before the model gets a budget: caller-chosen names must not grow the pool's tables.
+            return new RequestPlan(body, model, tier, 0, 0, false, UnknownModel: true);
+        }
         var addIncludeUsage = chat.Stream && !chat.IncludeUsage;
-        var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage);
+        var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage, credentialUser);
         return new RequestPlan(upstreamBody, model, tier, pool.ModelId(model), TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets), addIncludeUsage);
     }
 }

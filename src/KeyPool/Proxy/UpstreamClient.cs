@@ -31,6 +31,9 @@ internal sealed class UpstreamClient : IDisposable
         }, disposeHandler: true);
     }
 
+    /// <summary>The User-Agent of the gateway's own calls (key checks, model list); forwarded requests carry the client's.</summary>
+    public static System.Net.Http.Headers.ProductInfoHeaderValue OwnAgent { get; } = new("KeyPool", "2");
+
     /// <summary>Base URL without a trailing slash, e.g. <c>https://api.x.ai/v1</c>.</summary>
     public string BaseUrl { get; }
 

@@ -1,6 +1,8 @@
 using System.Buffers;
+using KeyPool.Configuration;
 using KeyPool.Core.Keys;
 using KeyPool.Core.Outcomes;
+using Microsoft.Extensions.Options;
 
 namespace KeyPool.Proxy;
 
@@ -9,8 +11,10 @@ namespace KeyPool.Proxy;
 /// event by event), then reports what happened. It decides nothing about the key: error answers are
 /// not written but returned as facts, so the caller can try another key or tell the client.
 /// </summary>
-internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider time)
+internal sealed class UpstreamForwarder(UpstreamClient upstream, IOptions<UpstreamOptions> options, TimeProvider time)
 {
+    private readonly long _maxBufferedAnswer = options.Value.MaxBufferedAnswerBytes;
+
     private const int MaxErrorBody = 1024 * 1024;
 
     /// <summary>The deadline of a whole request, retries included.</summary>
@@ -51,7 +55,7 @@ internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider ti
         }
     }
 
-    private static async Task<Relayed> RelayAsync(ProxyExchange exchange, HttpResponseMessage response)
+    private async Task<Relayed> RelayAsync(ProxyExchange exchange, HttpResponseMessage response)
     {
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         try
@@ -62,7 +66,7 @@ internal sealed class UpstreamForwarder(UpstreamClient upstream, TimeProvider ti
             }
             if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
             {
-                return new Relayed(await JsonRelay.RelayAsync(exchange, response), null);
+                return new Relayed(await JsonRelay.RelayAsync(exchange, response, _maxBufferedAnswer), null);
             }
             var client = exchange.Context.Response;
             client.StatusCode = (int)response.StatusCode;

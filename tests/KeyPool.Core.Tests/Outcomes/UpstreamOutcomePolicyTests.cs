@@ -23,12 +23,13 @@ public sealed class UpstreamOutcomePolicyTests
     public UpstreamOutcomePolicyTests()
     {
         var routing = new RoutingOptions { MaxQueueWait = TimeSpan.Zero };
+        var health = new KeyHealthOptions { BreakerFailures = 3, CooldownBase = TimeSpan.FromSeconds(1), ModelDeniedFor = TimeSpan.FromMinutes(10) };
         _router = new KeyPoolRouter(
             new KeyRing([new UpstreamKey(1, "xai-test-key-00000001"), new UpstreamKey(2, "xai-test-key-00000002")]),
             KeySelectionPolicies.Create(KeySelectionPolicies.StickyWithSpillover, routing, new Random(1))!, routing,
             new BudgetOptions { RequestsPerMinute = 600, TokensPerMinute = 100_000 },
-            new KeyHealthOptions { BreakerFailures = 3, CooldownBase = TimeSpan.FromSeconds(1) }, new Dictionary<int, GroupSettings>(), _time);
-        _policy = new UpstreamOutcomePolicy(_time);
+            health, new Dictionary<int, GroupSettings>(), _time);
+        _policy = new UpstreamOutcomePolicy(_time, health);
     }
 
     private Admission Admit(long tokens = 500) => _router.TryAdmit(1, _router.Pool.ModelId("grok-4.3"), tokens)!.Value;
@@ -42,7 +43,8 @@ public sealed class UpstreamOutcomePolicyTests
     {
         { 400, IncorrectKey, KeyState.Revoked, true, 502, "upstream_key_rejected" },
         { 401, "Missing or invalid authorization header.", KeyState.Revoked, true, 502, "upstream_key_rejected" },
-        { 403, NoPermission, KeyState.Revoked, true, 502, "upstream_key_rejected" },
+        { 403, NoPermission, KeyState.Active, true, 403, "model_not_permitted" },
+        { 400, "Invalid value for 'user': the API key field must not be sent in the body.", KeyState.Active, false, 400, "invalid_request" },
         { 429, CreditsGone, KeyState.Revoked, true, 429, "upstream_credits_exhausted" },
         { 429, RateLimited, KeyState.Cooling, true, 429, "rate_limit_exceeded" },
         { 400, BadArgument, KeyState.Active, false, 400, "invalid_request" },
@@ -67,6 +69,37 @@ public sealed class UpstreamOutcomePolicyTests
         Assert.Equal(code, verdict.ErrorCode);
         Assert.Equal(keyState, Key.Health.State);
         Assert.Equal(0, TokensUsed(admission)); // a refused request cost nothing
+    }
+
+    [Fact]
+    public void Complete_Forbidden_SparesTheKeyTheModelForAWhile_ButKeepsItServingOthers()
+    {
+        var grok = _router.Pool.ModelId("grok-4.3");
+        var other = _router.Pool.ModelId("grok-4-mini");
+
+        var verdict = _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
+
+        Assert.Equal(KeyChange.AccessDenied, verdict.Change);
+        Assert.Null(Key.Health.RevokedReason);
+        Assert.Equal(2, _router.TryAdmit(1, grok, 1)!.Value.Member.Group); // the model goes to the other key
+        Assert.Equal(1, _router.TryAdmit(1, other, 1)!.Value.Member.Group); // other models stay
+        _time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(1, _router.TryAdmit(1, grok, 1)!.Value.Member.Group);
+    }
+
+    [Fact]
+    public void Complete_ForbiddenOnEveryKey_NoKeyPermitsTheModel()
+    {
+        var grok = _router.Pool.ModelId("grok-4.3");
+        foreach (var group in new[] { 1, 2 })
+        {
+            var admission = _router.TryAdmit(group, grok, 1)!.Value;
+            Assert.Equal(group, admission.Member.Group);
+            _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
+        }
+
+        Assert.Null(_router.TryAdmit(1, grok, 1));
+        Assert.False(_router.Pool.AnyPermits(grok, _time.GetUtcNow().ToUnixTimeSeconds()));
     }
 
     [Fact]

@@ -132,8 +132,10 @@ public sealed class ChatCompletionsTests
 
         var served = Assert.Single(h.Emulator.Served);
         Assert.Equal(
-            new ServedRequest(EmulatorHarness.KeyA, "/v1/chat/completions", "grok-3-mini", false, 200, "alice", "conv-42", h.Time.GetUtcNow(), null),
+            new ServedRequest(EmulatorHarness.KeyA, "/v1/chat/completions", "grok-3-mini", false, 200, "alice", "conv-42", h.Time.GetUtcNow(), null) { Headers = served.Headers },
             served);
+        Assert.Equal("conv-42", served.Headers["x-grok-conv-id"]);
+        Assert.False(served.Headers.ContainsKey("Authorization")); // the key is recorded once, as Key
     }
 
     [Theory]

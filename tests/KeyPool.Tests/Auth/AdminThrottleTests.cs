@@ -39,7 +39,7 @@ public sealed class AdminThrottleTests : IAsyncLifetime
         var blocked = await HealthAsync(GatewayHarness.AdminToken);
         Assert.Equal((HttpStatusCode.TooManyRequests, (int?)1), (blocked.Status, blocked.RetryAfter));
         Assert.Equal("rate_limit_error", blocked.Body.GetProperty("error").GetProperty("type").GetString());
-        Assert.Equal("too_many_admin_attempts", blocked.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("too_many_failed_attempts", blocked.Body.GetProperty("error").GetProperty("code").GetString());
 
         var waits = new List<int>();
         for (var i = 0; i < 7; i++)
@@ -59,7 +59,7 @@ public sealed class AdminThrottleTests : IAsyncLifetime
         // The success reset the address: the next failure is free again.
         var afterReset = await HealthAsync("wrong-guess");
         Assert.Equal((HttpStatusCode.Unauthorized, (int?)null), (afterReset.Status, afterReset.RetryAfter));
-        Assert.Contains(_gateway.LogLines, l => l.Contains("Failed admin attempts from 127.0.0.1", StringComparison.Ordinal));
+        Assert.Contains(_gateway.LogLines, l => l.Contains("Failed authentication attempts from 127.0.0.1", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class CallerSecretLeakTests
         var responses = seen.ToString();
         var logs = string.Join('\n', gateway.Logs.GetSnapshot().Select(r => r.Message + " " + r.Exception));
         Assert.Contains("Gateway key " + keyId, logs, StringComparison.Ordinal); // the capture works
-        Assert.Contains("Failed admin attempts", logs, StringComparison.Ordinal);
+        Assert.Contains("Failed authentication attempts", logs, StringComparison.Ordinal);
         foreach (var text in new[] { responses, logs })
         {
             Assert.DoesNotContain(secret[3..15], text, StringComparison.Ordinal);

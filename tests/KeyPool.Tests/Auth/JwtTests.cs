@@ -93,6 +93,27 @@ public sealed class JwtTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SignedToken_WithoutExp_Is401()
+    {
+        var claims = new Dictionary<string, object> { ["sub"] = "user-a", ["role"] = "authenticated" };
+        var descriptor = new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Claims = claims,
+            Issuer = TestTokens.SupabaseIssuer,
+            Audience = TestTokens.SupabaseAudience,
+            IssuedAt = _time.GetUtcNow().UtcDateTime,
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(TestTokens.SupabaseSecret)),
+                Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+        };
+        var handler = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
+        var token = handler.CreateToken(descriptor);
+        Assert.DoesNotContain("\"exp\"", Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(token.Split('.')[1]), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await ChatAsync(token));
+    }
+
+    [Fact]
     public async Task UnsignedToken_AlgNone_Is401()
     {
         static string Part(object value) => Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(JsonSerializer.Serialize(value));

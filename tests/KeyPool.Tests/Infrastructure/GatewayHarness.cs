@@ -192,8 +192,10 @@ public sealed class GatewayHarness : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("apiKeyGroup").GetInt32();
     }
 
-    /// <summary>What reached the emulator other than the gateway's own key checks (<c>/v1/api-key</c>).</summary>
-    public IReadOnlyList<ServedRequest> ChatServed => Emulator.Served.Where(s => !s.Path.EndsWith("/api-key", StringComparison.Ordinal)).ToArray();
+    /// <summary>What reached the emulator other than the gateway's own calls (key checks, model list: User-Agent KeyPool).</summary>
+    public IReadOnlyList<ServedRequest> ChatServed => Emulator.Served
+        .Where(s => !s.Path.EndsWith("/api-key", StringComparison.Ordinal) && !(s.Headers.TryGetValue("User-Agent", out var agent) && agent.StartsWith("KeyPool/", StringComparison.Ordinal)))
+        .ToArray();
 
     /// <summary>The group whose key served each successful chat request of <paramref name="user"/>, per the emulator.</summary>
     public IReadOnlyList<int> GroupsThatServed(string user) =>

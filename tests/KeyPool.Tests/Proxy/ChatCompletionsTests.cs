@@ -194,11 +194,11 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task OtherV1Paths_AreForwarded()
+    public async Task AllowedV1Paths_AreForwarded()
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/embeddings")
         {
-            Content = new StringContent("""{"model":"v1","input":"hi","user":"gina"}""", System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"model":"grok-3-mini","input":"hi","user":"gina"}""", System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new("Bearer", GatewayHarness.ClientToken);
         using var response = await _gateway.Http.SendAsync(request);
