@@ -35,6 +35,12 @@ public sealed class BudgetOptions
 /// <param name="BurstSeconds">Seconds of budget that may be spent at once (see <see cref="BudgetOptions.BurstSeconds"/>).</param>
 public readonly record struct BudgetLimits(int RequestsPerMinute, long TokensPerMinute, int BurstSeconds = BudgetOptions.DefaultBurstSeconds)
 {
+    /// <summary>A sixtieth of the minute's requests, rounded up: the average second's share (the cluster's lease sizes use it).</summary>
+    public int RequestsPerSecond => Math.Max(1, (RequestsPerMinute + 59) / 60);
+
+    /// <summary>A sixtieth of the minute's tokens, rounded up.</summary>
+    public long TokensPerSecond => Math.Max(1, (TokensPerMinute + 59) / 60);
+
     /// <summary>Requests one burst may hold: <see cref="BurstSeconds"/> of the minute budget, rounded up, at least 1.</summary>
     public int BurstRequests => (int)Math.Clamp(((long)RequestsPerMinute * Math.Clamp(BurstSeconds, 1, 60) + 59) / 60, 1, Math.Max(1, RequestsPerMinute));
 

@@ -88,6 +88,17 @@ public sealed class GatewayKeyCache
         Drop(hash);
     }
 
+    /// <summary>Forgets every key (revocations elsewhere may have been missed), so each is read from the store again.</summary>
+    public void Clear()
+    {
+        Interlocked.Increment(ref _removals);
+        lock (_rotateLock)
+        {
+            _young = NewGeneration();
+            _old = NewGeneration();
+        }
+    }
+
     private void Drop(GatewayKeyHash hash)
     {
         _young.TryRemove(hash, out _);

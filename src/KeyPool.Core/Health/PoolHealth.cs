@@ -19,4 +19,6 @@ public static class HealthStatuses
     public const string Limited = "LIMITED";
     /// <summary>No usable key: every request fails.</summary>
     public const string Critical = "CRITICAL";
+    /// <summary>Serving, but the state shared between instances is unreachable: each serves 1/N of every budget.</summary>
+    public const string Degraded = "DEGRADED";
 }

@@ -18,6 +18,39 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     /// <summary>Why the key is out, or null when it is not revoked.</summary>
     public string? RevokedReason => _revokedReason;
 
+    /// <summary>
+    /// Called after a change made on this instance (revoked, re-enabled, cooled down, circuit opened or closed),
+    /// so it can be shared with other instances; not called for a state applied with <see cref="Apply"/>.
+    /// </summary>
+    public Action<KeyHealthState>? Changed { get; set; }
+
+    /// <summary>The shareable state now.</summary>
+    public KeyHealthState Current => new(_revokedReason, Volatile.Read(ref _coolUntil), Volatile.Read(ref _openUntil));
+
+    /// <summary>
+    /// Takes over a state another instance published: revoked or re-enabled as it says, the later of the two
+    /// cool-downs, and its circuit (open until its time, or closed when it saw the key work).
+    /// </summary>
+    public void Apply(KeyHealthState state)
+    {
+        lock (_lock)
+        {
+            if (state.RevokedReason is null && _revokedReason is not null)
+            {
+                _failures = 0;
+                _cooldowns = 0;
+            }
+            _revokedReason = state.RevokedReason;
+            _coolUntil = Math.Max(_coolUntil, state.CoolUntilTicks);
+            if (state.OpenUntilTicks == 0)
+            {
+                _failures = 0;
+                _probing = false;
+            }
+            _openUntil = state.OpenUntilTicks;
+        }
+    }
+
     /// <summary>Whether the key may take a request now. In half-open state exactly one caller gets true (the probe).</summary>
     public bool TryEnter()
     {
@@ -81,12 +114,18 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
         {
             return; // the common case takes no lock
         }
+        bool closed;
         lock (_lock)
         {
+            closed = _openUntil != 0;
             _failures = 0;
             _openUntil = 0;
             _probing = false;
             _cooldowns = 0;
+        }
+        if (closed)
+        {
+            Changed?.Invoke(Current);
         }
     }
 
@@ -106,39 +145,51 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     /// <summary>A 5xx, timeout or connection failure. Returns true when this failure opened the circuit.</summary>
     public bool RecordFailure()
     {
+        bool opened;
         lock (_lock)
         {
             _failures++;
             var now = time.GetUtcNow();
-            if (_probing || _failures >= options.BreakerFailures)
+            if (!_probing && _failures < options.BreakerFailures)
             {
-                var wasOpen = _openUntil != 0;
-                _openUntil = (now + options.BreakerOpenFor).UtcTicks;
-                _probing = false;
-                return !wasOpen;
+                return false;
             }
-            return false;
+            opened = _openUntil == 0;
+            _openUntil = (now + options.BreakerOpenFor).UtcTicks;
+            _probing = false;
         }
+        Changed?.Invoke(Current);
+        return opened;
     }
 
     /// <summary>A 429: rest until <paramref name="resetAfter"/>, or an increasing back-off when the upstream did not say.</summary>
     public TimeSpan CoolDown(TimeSpan? resetAfter)
     {
+        TimeSpan wait;
         lock (_lock)
         {
-            var wait = resetAfter is { } reset && reset > TimeSpan.Zero
+            wait = resetAfter is { } reset && reset > TimeSpan.Zero
                 ? reset
                 : TimeSpan.FromTicks(Math.Min(options.CooldownMax.Ticks, options.CooldownBase.Ticks << Math.Min(_cooldowns, 20)));
             _cooldowns++;
             _coolUntil = (time.GetUtcNow() + wait).UtcTicks;
             _probing = false;
-            return wait;
         }
+        Changed?.Invoke(Current);
+        return wait;
     }
 
     /// <summary>Takes the key out until <see cref="Reenable"/> (invalid, revoked, blocked, out of credits).</summary>
     /// <returns>True when the key was not revoked before (log once).</returns>
-    public bool Revoke(string reason) => Interlocked.Exchange(ref _revokedReason, reason) is null;
+    public bool Revoke(string reason)
+    {
+        var first = Interlocked.Exchange(ref _revokedReason, reason) is null;
+        if (first)
+        {
+            Changed?.Invoke(Current);
+        }
+        return first;
+    }
 
     /// <summary>Puts a revoked key back with a clean slate.</summary>
     public void Reenable()
@@ -152,5 +203,6 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
             _coolUntil = 0;
             _cooldowns = 0;
         }
+        Changed?.Invoke(Current);
     }
 }

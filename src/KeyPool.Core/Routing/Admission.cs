@@ -1,12 +1,18 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Cluster;
 
 namespace KeyPool.Core.Routing;
 
 /// <summary>A request let through to one key, holding its reservation until it is settled.</summary>
-public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens, int ModelId = 0)
+/// <remarks><paramref name="Lease"/> is the shared budget the request also spent from, or null when this instance is alone.</remarks>
+public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens, int ModelId = 0, SharedBudget? Lease = null)
 {
     /// <summary>Replaces the reservation with what the request really cost (0 when the upstream refused it).</summary>
-    public void Settle(long actualTokens) => Window.Settle(Second, ReservedTokens, actualTokens);
+    public void Settle(long actualTokens)
+    {
+        Window.Settle(Second, ReservedTokens, actualTokens);
+        Lease?.Settle(Second, ReservedTokens, actualTokens);
+    }
 }
 
 /// <summary>What a policy is asked to place.</summary>

@@ -1,5 +1,6 @@
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Capacity;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 
@@ -18,6 +19,7 @@ public sealed class KeyPoolRouter
     private readonly BudgetOptions _budgets;
     private readonly KeyHealthOptions _health;
     private readonly TimeProvider _time;
+    private readonly SharedBudgets? _shared;
     private readonly Lock _loadLock = new();
     private readonly IKeySelectionPolicy _noUser = new MostHeadroomPolicy();
     private volatile PoolSnapshot _pool;
@@ -26,7 +28,10 @@ public sealed class KeyPoolRouter
     private int _waiting;
     private long _rejected;
 
-    /// <summary>Creates a router over <paramref name="ring"/>.</summary>
+    /// <summary>
+    /// Creates a router over <paramref name="ring"/>; <paramref name="shared"/> are budgets shared with other
+    /// instances through a ledger, or null (default) when this instance is alone.
+    /// </summary>
     public KeyPoolRouter(
         KeyRing ring,
         IKeySelectionPolicy policy,
@@ -34,7 +39,8 @@ public sealed class KeyPoolRouter
         BudgetOptions budgets,
         KeyHealthOptions health,
         IReadOnlyDictionary<int, GroupSettings> groups,
-        TimeProvider time)
+        TimeProvider time,
+        SharedBudgets? shared = null)
     {
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -42,7 +48,8 @@ public sealed class KeyPoolRouter
         _health = health ?? throw new ArgumentNullException(nameof(health));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _groups = groups ?? throw new ArgumentNullException(nameof(groups));
-        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, health, time);
+        _shared = shared;
+        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, health, time, shared: shared);
     }
 
     /// <summary>The policy in use.</summary>
@@ -97,7 +104,7 @@ public sealed class KeyPoolRouter
             }
             _teams = teams;
             _groups = groups ?? _groups;
-            _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current);
+            _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current, _shared);
             return diff;
         }
     }

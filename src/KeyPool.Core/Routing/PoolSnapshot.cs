@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 
@@ -17,6 +18,7 @@ public sealed class PoolSnapshot
     private readonly ModelNames _modelNames;
     private readonly Lock _windowsLock = new();
     private RateWindow?[][] _windows; // [team][model]; grown copy-on-write
+    private SharedBudgets? _shared;   // budgets shared with other instances, or null when this one is alone
 
     private PoolSnapshot(KeyRing ring, PoolMember[] members, ConcurrentDictionary<string, int> modelIds, ModelNames modelNames, RateWindow?[][] windows)
     {
@@ -109,7 +111,10 @@ public sealed class PoolSnapshot
         return id;
     }
 
-    /// <summary>Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change.</summary>
+    /// <summary>
+    /// Builds a snapshot; <paramref name="previous"/> donates the health and budgets of keys that did not change;
+    /// with <paramref name="shared"/> each request also spends this instance's lease of the budget shared with other instances.
+    /// </summary>
     public static PoolSnapshot Build(
         KeyRing ring,
         IReadOnlyDictionary<int, GroupSettings> groups,
@@ -117,7 +122,8 @@ public sealed class PoolSnapshot
         BudgetOptions budgets,
         KeyHealthOptions health,
         TimeProvider time,
-        PoolSnapshot? previous = null)
+        PoolSnapshot? previous = null,
+        SharedBudgets? shared = null)
     {
         ArgumentNullException.ThrowIfNull(ring);
         var teamIndexes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -146,6 +152,7 @@ public sealed class PoolSnapshot
             windows[t] = [];
         }
         var snapshot = new PoolSnapshot(ring, members, previous?._modelIds ?? new ConcurrentDictionary<string, int>(StringComparer.Ordinal), previous?._modelNames ?? new ModelNames(), windows);
+        snapshot._shared = shared;
         snapshot.CarryBudgets(previous);
         return snapshot;
     }
@@ -194,8 +201,16 @@ public sealed class PoolSnapshot
             return false;
         }
         var window = Window(member, request.ModelId);
+        var lease = _shared?.For(this, member, request.ModelId);
+        if (lease is not null && !lease.TryTake(request.Second, request.Tokens))
+        {
+            member.Health.Abandon();
+            _shared!.Wake();
+            return false;
+        }
         if (!window.TryAcquire(request.Second, request.Tokens))
         {
+            lease?.Untake(request.Second, request.Tokens);
             member.Health.Abandon();
             return false;
         }
@@ -203,7 +218,7 @@ public sealed class PoolSnapshot
         {
             member.CountSpillIn();
         }
-        admission = new Admission(member, reason, window, request.Second, request.Tokens, request.ModelId);
+        admission = new Admission(member, reason, window, request.Second, request.Tokens, request.ModelId, lease);
         return true;
     }
 

@@ -70,6 +70,15 @@ internal sealed class UsageCounters(int group)
         Volatile.Read(ref Errors5xx),
         ToTime(Volatile.Read(ref LastRequestTicks)));
 
+    /// <summary>
+    /// Whether any count is waiting. Not just <see cref="Requests"/>: a drain racing an <see cref="Add(in UsageSample, long)"/>
+    /// can take a sample's request and leave its tokens for the next flush, which must not skip them.
+    /// </summary>
+    public bool HasPending =>
+        (Volatile.Read(ref Requests) | Volatile.Read(ref PromptTokens) | Volatile.Read(ref CompletionTokens) | Volatile.Read(ref ReasoningTokens)
+        | Volatile.Read(ref CachedTokens) | Volatile.Read(ref TotalTokens) | Volatile.Read(ref Errors4xx) | Volatile.Read(ref Errors429)
+        | Volatile.Read(ref Errors5xx)) != 0;
+
     /// <summary>Takes the counters and zeroes them, so each unit is handed out exactly once.</summary>
     public KeyGroupUsage Drain() => new(
         Group,

@@ -55,7 +55,7 @@ public sealed class UsageRecorder
         var deltas = new List<KeyGroupUsage>();
         foreach (var counters in pending)
         {
-            if (counters is not null && Volatile.Read(ref counters.Requests) != 0)
+            if (counters is not null && counters.HasPending)
             {
                 deltas.Add(counters.Drain());
             }

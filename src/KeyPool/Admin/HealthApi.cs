@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using KeyPool.Core.Capacity;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
@@ -61,7 +62,7 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, CancellationToken cancellationToken, long? targetUsers = null)
+        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -95,6 +96,11 @@ internal static class HealthApi
         // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
         var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
         var health = PoolReport.Grade(pool, reports, capacity.Value);
+        if (cluster.DegradedReason is { } reason)
+        {
+            // Still serving, on a 1/N share of every budget: say so instead of the capacity grade.
+            health = health with { Status = HealthStatuses.Degraded, Message = $"Shared state unavailable ({reason}): each of {cluster.Instances} instances serves 1/{cluster.Instances} of every budget. {health.Message}" };
+        }
         var quality = RoutingQuality.Of(router, router.Second);
         var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, router.LastChange?.Change, router.LastChange?.At)
         {

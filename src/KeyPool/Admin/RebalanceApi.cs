@@ -1,3 +1,4 @@
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Users;
 using KeyPool.Core.Routing;
 
@@ -14,12 +15,13 @@ internal static class RebalanceApi
         return admin;
     }
 
-    private static async Task<IResult> RebalanceAsync(bool? dryRun, KeyPoolRouter router, IUserRebalancer rebalancer, UserGroupCache cache, CancellationToken cancellationToken)
+    private static async Task<IResult> RebalanceAsync(bool? dryRun, KeyPoolRouter router, IUserRebalancer rebalancer, UserGroupCache cache, IClusterBus cluster, CancellationToken cancellationToken)
     {
         var result = await rebalancer.RebalanceAsync(router.Pool.Ring.Groups, dryRun ?? false, 50_000, null, cancellationToken);
         if (result.Moved > 0)
         {
-            cache.Clear(); // moved users must be read again
+            cache.Clear(); // moved users must be read again, here and on every other instance
+            cluster.Publish(new ClusterEvent(ClusterEventKind.UsersMoved));
         }
         return TypedResults.Ok(new RebalanceResponse(dryRun ?? false, result.Plan.Moves, result.Moved, result.Plan.Give, result.Plan.Take));
     }

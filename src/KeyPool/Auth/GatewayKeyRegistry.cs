@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Callers;
+using KeyPool.Core.Cluster;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Auth;
@@ -14,7 +15,8 @@ internal sealed class GatewayKeyRegistry(
     GatewayKeyCache cache,
     IOptions<GatewayOptions> options,
     TimeProvider time,
-    ILogger<GatewayKeyRegistry> logger)
+    ILogger<GatewayKeyRegistry> logger,
+    IClusterBus cluster)
 {
     private const int MaxRememberedMisses = 10_000;
 
@@ -61,6 +63,7 @@ internal sealed class GatewayKeyRegistry(
             return false;
         }
         cache.Remove(hash);
+        cluster.Publish(new ClusterEvent(ClusterEventKind.GatewayKeyRevoked, GatewayKeyHash: Convert.ToHexString(hash.ToArray())));
         AuthLog.GatewayKeyRevoked(logger, keyId, userId);
         return true;
     }

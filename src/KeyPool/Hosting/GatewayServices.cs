@@ -1,7 +1,9 @@
 using KeyPool.Admin;
 using KeyPool.Auth;
+using KeyPool.Cluster;
 using KeyPool.Configuration;
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Outcomes;
@@ -89,8 +91,10 @@ internal static class GatewayServices
                 sp.GetRequiredService<IOptions<BudgetOptions>>().Value,
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
                 keys.Groups,
-                time);
+                time,
+                sp.GetService<SharedBudgets>());
         });
+        services.AddKeyPoolCluster(configuration);
         services.AddSingleton<UpstreamKeyCheck>();
         services.AddSingleton<KeyAccessProbe>();
         services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateOnStart();

@@ -1,4 +1,5 @@
 using KeyPool.Configuration;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Keys;
 using KeyPool.Core.Routing;
 using KeyPool.Hosting;
@@ -16,8 +17,12 @@ internal sealed class KeyReloader(
     KeyPoolRouter router,
     UpstreamKeyCheck check,
     IOptions<KeysOptions> options,
-    ILogger<KeyReloader> logger)
+    ILogger<KeyReloader> logger,
+    IClusterBus cluster)
 {
+    /// <summary>The trigger of a reload another instance asked for: not announced again.</summary>
+    public const string ClusterTrigger = "cluster";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public sealed record Outcome(bool Applied, string Message, int TotalKeys);
@@ -52,6 +57,10 @@ internal sealed class KeyReloader(
                 await KeyChecks.RunAsync(fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
             }
             Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
+            if (trigger != ClusterTrigger)
+            {
+                cluster.Publish(new ClusterEvent(ClusterEventKind.KeysReloaded)); // the other instances reload too
+            }
             return new Outcome(true, diff.ToString(), next.Ring.Count);
         }
         finally

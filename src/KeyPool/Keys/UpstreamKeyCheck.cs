@@ -50,7 +50,7 @@ internal sealed class UpstreamKeyCheck(UpstreamClient upstream, TimeProvider tim
                 : [];
             return new KeyCheck(team, problem, ModelAcl.From(acls));
         }
-        catch (Exception exception) when (exception is HttpRequestException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return null;
         }

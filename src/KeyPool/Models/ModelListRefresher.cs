@@ -52,7 +52,7 @@ internal sealed class ModelListRefresher(
             catalog.Load(ids);
             Log.ModelListLoaded(logger, ids.Length);
         }
-        catch (Exception exception) when (exception is HttpRequestException or JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             Log.ModelListUnavailable(logger, exception.GetType().Name);
         }

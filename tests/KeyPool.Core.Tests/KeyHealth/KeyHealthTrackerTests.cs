@@ -113,4 +113,48 @@ public sealed class KeyHealthTrackerTests
         Assert.True(health.TryEnter());
         Assert.Null(health.RevokedReason);
     }
+
+    [Fact]
+    public void Changed_ReportsEveryChangeMadeHere_ButNotAppliedStates()
+    {
+        var health = Tracker();
+        var changes = new List<KeyHealthState>();
+        health.Changed = changes.Add;
+
+        health.RecordFailure();
+        health.RecordFailure();
+        Assert.Empty(changes); // below the breaker threshold: nothing to share
+        health.RecordFailure();
+        health.CoolDown(TimeSpan.FromSeconds(5));
+        health.Revoke("invalid key");
+        health.Revoke("invalid key"); // already out: not again
+        health.Reenable();
+        health.Apply(new KeyHealthState("revoked elsewhere", 0, 0));
+
+        Assert.Equal(4, changes.Count);
+        Assert.NotEqual(0, changes[0].OpenUntilTicks);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(5).UtcTicks, changes[1].CoolUntilTicks);
+        Assert.Equal("invalid key", changes[2].RevokedReason);
+        Assert.Equal(new KeyHealthState(null, 0, 0), changes[3]);
+    }
+
+    [Fact]
+    public void Apply_TakesOverRevocationCircuitAndTheLaterCoolDown()
+    {
+        var health = Tracker();
+        health.CoolDown(TimeSpan.FromSeconds(10));
+        var later = _time.GetUtcNow().AddSeconds(20).UtcTicks;
+
+        health.Apply(new KeyHealthState(null, _time.GetUtcNow().AddSeconds(2).UtcTicks, 0));
+        Assert.Equal(_time.GetUtcNow().AddSeconds(10).UtcTicks, health.Current.CoolUntilTicks); // the later one stays
+
+        health.Apply(new KeyHealthState("blocked", 0, later));
+        Assert.Equal(KeyState.Revoked, health.State);
+        Assert.Equal("blocked", health.RevokedReason);
+
+        health.Apply(new KeyHealthState(null, 0, 0)); // re-enabled and closed elsewhere
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(KeyState.Active, health.State);
+        Assert.True(health.TryEnter());
+    }
 }

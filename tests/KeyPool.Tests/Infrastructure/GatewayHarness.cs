@@ -185,6 +185,13 @@ public sealed class GatewayHarness : IAsyncDisposable
     public async Task<JsonElement> KeyStatsAsync(int group) =>
         (await HealthAsync()).GetProperty("keyGroupStats").EnumerateArray().Single(s => s.GetProperty("key_group").GetInt32() == group);
 
+    /// <summary>Stores <paramref name="user"/> in <paramref name="group"/> directly, as after an earlier run with other keys.</summary>
+    public async Task PlaceUserAsync(string user, int group)
+    {
+        await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={DatabasePath}", TimeProvider.System);
+        await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
+    }
+
     public async Task<int> GroupOfAsync(string user)
     {
         using var response = await Http.SendAsync(Admin(HttpMethod.Get, $"/api/admin/users/{Uri.EscapeDataString(user)}"));

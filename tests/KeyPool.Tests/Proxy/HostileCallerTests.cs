@@ -176,7 +176,7 @@ public sealed class HostileCallerTests
     {
         await using var gateway = await GatewayHarness.StartAsync(keyCount: 3);
         gateway.Emulator.Faults.DenyModel(gateway.Keys[0], "grok-4.3");
-        await PlaceAsync(gateway, "frank", 1);
+        await gateway.PlaceUserAsync("frank", 1);
 
         var (status, _) = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "frank"));
 
@@ -214,19 +214,13 @@ public sealed class HostileCallerTests
     {
         await using var gateway = await GatewayHarness.StartAsync(keyCount: 2);
         gateway.Emulator.Faults.Block(gateway.Keys[0]);
-        await PlaceAsync(gateway, "hank", 1);
+        await gateway.PlaceUserAsync("hank", 1);
 
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "hank"))).Status);
 
         var pool = gateway.App.Services.GetRequiredService<KeyPoolRouter>().Pool;
         await WaitUntilAsync(() => pool.Find(1)!.Health.State == KeyState.Revoked);
         Assert.Contains("blocked", pool.Find(1)!.Health.RevokedReason, StringComparison.Ordinal);
-    }
-
-    private static async Task PlaceAsync(GatewayHarness gateway, string user, int group)
-    {
-        await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={gateway.DatabasePath}", TimeProvider.System);
-        await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
@@ -250,12 +244,7 @@ public sealed class HostileCallerTests
         {
             for (var i = 0; i < 200; i++)
             {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port);
-                var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHarness.ClientToken}\r\n"
-                    + $"X-KeyPool-User: slow-{i}\r\nContent-Type: application/json\r\nContent-Length: {10 * 1024 * 1024}\r\n\r\n{{\"model\":";
-                await socket.SendAsync(Encoding.ASCII.GetBytes(head));
-                sockets.Add(socket);
+                sockets.Add(await StartSlowUploadAsync(gateway, $"slow-{i}", 10 * 1024 * 1024));
             }
             var (status, _) = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "patient-user"));
 
@@ -273,6 +262,17 @@ public sealed class HostileCallerTests
         }
     }
 
+    /// <summary>A request whose headers promise <paramref name="declared"/> body bytes, of which only the first few are sent.</summary>
+    private static async Task<Socket> StartSlowUploadAsync(GatewayHarness gateway, string user, int declared)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port);
+        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHarness.ClientToken}\r\n"
+            + $"X-KeyPool-User: {user}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{{\"model\":";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(head));
+        return socket;
+    }
+
     [Fact]
     public async Task ConcurrencyCap_Answers503AtOnce()
     {
@@ -282,10 +282,7 @@ public sealed class HostileCallerTests
         {
             for (var i = 0; i < 2; i++)
             {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port);
-                await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHarness.ClientToken}\r\nX-KeyPool-User: slow\r\nContent-Length: 100\r\n\r\n{{"));
-                sockets.Add(socket);
+                sockets.Add(await StartSlowUploadAsync(gateway, "slow", 100));
             }
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             (HttpStatusCode Status, string? Code) third;

@@ -7,13 +7,6 @@ namespace KeyPool.Tests.Proxy;
 /// <summary>Users whose key was removed, and tiers that pin a model.</summary>
 public sealed class RoutingTests
 {
-    private static async Task PlaceUserInGroupAsync(GatewayHarness gateway, string user, int group)
-    {
-        // A user assigned while their group had a key, as after an earlier run with more keys.
-        await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={gateway.DatabasePath}", TimeProvider.System);
-        await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
-    }
-
     [Fact]
     public async Task Get_WithoutUser_IsNotASpill_AndLogsNoWarning()
     {
@@ -42,7 +35,7 @@ public sealed class RoutingTests
         var orphans = Enumerable.Range(0, 8).Select(i => $"orphan-{i}").ToArray();
         foreach (var orphan in orphans)
         {
-            await PlaceUserInGroupAsync(gateway, orphan, 4);
+            await gateway.PlaceUserAsync(orphan, 4); // assigned while group 4 had a key
         }
 
         foreach (var orphan in orphans)
@@ -66,7 +59,7 @@ public sealed class RoutingTests
         {
             ["KeyPool:Routing:MissingKeyFallback"] = "KeyGroupOne",
         });
-        await PlaceUserInGroupAsync(gateway, "old-user", 3);
+        await gateway.PlaceUserAsync("old-user", 3);
 
         for (var i = 0; i < 3; i++)
         {

@@ -1,0 +1,162 @@
+using KeyPool.Core.Callers;
+using KeyPool.Core.Cluster;
+using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Routing;
+using KeyPool.Core.Users;
+using KeyPool.Keys;
+using KeyPool.Redis.Connections;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Cluster;
+
+/// <summary>
+/// Keeps this instance in step with the others: runs the lease rounds of the shared budgets, publishes the
+/// health changes of its keys, and applies what the others publish (key states, reloads, rebalances,
+/// revoked gateway keys). After an outage of the bus it drops its caches and reads the key states again.
+/// </summary>
+internal sealed class ClusterSync(
+    SharedBudgets budgets,
+    IClusterBus bus,
+    RedisConnection connection,
+    KeyPoolRouter router,
+    KeyReloader reloader,
+    UserGroupCache users,
+    GatewayKeyCache gatewayKeys,
+    IOptions<ClusterOptions> options,
+    ILogger<ClusterSync> logger) : BackgroundService
+{
+    private PoolSnapshot? _wired;
+    private CancellationToken _stopping;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        ClusterLog.Joined(logger, budgets.InstanceId, connection.Endpoint);
+        bus.Received += OnReceived;
+        bus.Reconnected += OnReconnected;
+        try
+        {
+            WireKeyHealth();
+            await ApplyStoredKeyStatesAsync(stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                WireKeyHealth();
+                var outcome = await budgets.RefreshAsync(stoppingToken);
+                if (outcome.Change == RoundChange.Down)
+                {
+                    ClusterLog.Down(logger, outcome.Reason!, outcome.Instances);
+                }
+                else if (outcome.Change == RoundChange.Back)
+                {
+                    ClusterLog.Back(logger, outcome.Instances, outcome.LedgerLost);
+                }
+                await budgets.WaitAsync(options.Value.LeaseInterval, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            bus.Received -= OnReceived;
+            bus.Reconnected -= OnReconnected;
+        }
+    }
+
+    // Each key's tracker publishes its changes; a reload brings new trackers, wired on the next round.
+    private void WireKeyHealth()
+    {
+        var pool = router.Pool;
+        if (ReferenceEquals(pool, _wired))
+        {
+            return;
+        }
+        foreach (var member in pool.Members)
+        {
+            if (member.Health.Changed is not null)
+            {
+                continue;
+            }
+            var group = member.Group;
+            var fingerprint = KeyFingerprint.Of(member.Key);
+            member.Health.Changed = state => bus.Publish(new ClusterEvent(ClusterEventKind.KeyState, group, fingerprint, state));
+            if (member.Health.State is not KeyState.Active)
+            {
+                bus.Publish(new ClusterEvent(ClusterEventKind.KeyState, group, fingerprint, member.Health.Current)); // changed before it was wired
+            }
+        }
+        _wired = pool;
+    }
+
+    private async Task ApplyStoredKeyStatesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var stored in await bus.LoadKeyStatesAsync(cancellationToken))
+            {
+                ApplyKeyState(stored);
+            }
+        }
+        catch (ClusterUnavailableException e)
+        {
+            ClusterLog.Failed(logger, "reading the key states", e);
+        }
+    }
+
+    private void OnReceived(ClusterEvent clusterEvent)
+    {
+        switch (clusterEvent.Kind)
+        {
+            case ClusterEventKind.KeyState:
+                ApplyKeyState(clusterEvent);
+                break;
+            case ClusterEventKind.KeysReloaded:
+                ClusterLog.ReloadRequested(logger, clusterEvent.Origin);
+                _ = ReloadAsync();
+                break;
+            case ClusterEventKind.UsersMoved:
+                users.Clear();
+                ClusterLog.UsersMoved(logger, clusterEvent.Origin);
+                break;
+            case ClusterEventKind.GatewayKeyRevoked when clusterEvent.GatewayKeyHash is { Length: GatewayKeyHash.Size * 2 } hex:
+                gatewayKeys.Remove(GatewayKeyHash.FromBytes(Convert.FromHexString(hex)));
+                ClusterLog.GatewayKeyRevoked(logger, clusterEvent.Origin);
+                break;
+        }
+    }
+
+    private void ApplyKeyState(ClusterEvent clusterEvent)
+    {
+        if (clusterEvent.State is not { } state || router.Pool.Find(clusterEvent.Group) is not { } member || KeyFingerprint.Of(member.Key) != clusterEvent.KeyFingerprint)
+        {
+            return; // a key this instance does not have (or a different key in that group)
+        }
+        var before = member.Health.State;
+        member.Health.Apply(state);
+        if (member.Health.State != before)
+        {
+            ClusterLog.KeyStateApplied(logger, clusterEvent.Group, KeyStateNames.Of(member.Health.State), clusterEvent.Origin);
+        }
+    }
+
+    private async Task ReloadAsync()
+    {
+        try
+        {
+            await reloader.ReloadAsync(KeyReloader.ClusterTrigger, _stopping);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ClusterLog.Failed(logger, "the reload asked for by another instance", e);
+        }
+    }
+
+    private void OnReconnected()
+    {
+        // Invalidations sent while the bus was down are lost: start over from the store.
+        users.Clear();
+        gatewayKeys.Clear();
+        ClusterLog.Reconnected(logger);
+        _ = ApplyStoredKeyStatesAsync(_stopping);
+    }
+}
