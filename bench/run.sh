@@ -8,8 +8,10 @@
 #
 # Phases: proxy (wrk at 1 and 50 connections, hey at a fixed 2,000 RPS), stream (100 SSE chunks:
 # time to first byte and total), scale (sign-ups/s, import of 5,000,000 users, RSS while serving
-# with 5,000,000 stored and 100,000 active), micro (BenchmarkDotNet of the per-request core path).
-# Paths, interleaved per round: direct upstream, nginx reverse proxy, Portkey gateway, KeyPool; --paths picks
+# with 5,000,000 stored and 100,000 active), capacity (goodput and stickiness at saturation on a fake
+# clock, a simulated day of 5,000,000 users), micro (BenchmarkDotNet of the per-request core path).
+# Paths, interleaved per round: direct upstream, nginx reverse proxy, a bare YARP proxy (proxy phase only: the
+# platform's ceiling), Portkey gateway, KeyPool; --paths picks
 # among them and keypool-b (a second KeyPool process with the --variant-env settings, for A/B trials such as
 # docs/forwarder-trial.md); --no-report leaves docs/ alone and prints the medians instead.
 # Everything listens on 127.0.0.1, is bounded in time and stopped by PID on exit.
@@ -23,17 +25,17 @@ DURATION=4
 STREAM_REQUESTS=30
 RATE=2000
 SCALE_USERS=5000000
-PHASES=proxy,stream,scale,micro
+PHASES=proxy,stream,scale,capacity,micro
 BUILD=1
 LOG_INFO=1
 QUICK=0
-SELECTED=direct,nginx,portkey,keypool
+SELECTED=direct,nginx,yarp,portkey,keypool
 REPORT=1
 VARIANT_ENV=()
 
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) QUICK=1; ROUNDS=1; DURATION=3; STREAM_REQUESTS=20; SCALE_USERS=500000; PHASES=proxy,stream,scale; shift ;;
+    --quick) QUICK=1; ROUNDS=1; DURATION=3; STREAM_REQUESTS=20; SCALE_USERS=500000; PHASES=proxy,stream,scale,capacity; shift ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --only) PHASES=$2; shift 2 ;;
@@ -59,6 +61,7 @@ NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
 KEYPOOL_B_PORT=18087    # KeyPool variant B (--variant-env), for A/B trials
 SSE_PORT=18091       # node: SSE responder, 100 chunks
+YARP_PORT=18087      # bench/YarpProxy: a bare MapReverseProxy to UP_PORT (the platform's ceiling)
 
 RUN=$OUT/run
 TMP=$(mktemp -d /tmp/keypool-bench.XXXXXX)
@@ -130,6 +133,12 @@ if [[ $BUILD == 1 || ! -x $KEYPOOL ]]; then
   timeout 600 dotnet publish "$ROOT/src/KeyPool" -c Release -o "$OUT/keypool" >"$RUN/publish.log" 2>&1 || { tail -20 "$RUN/publish.log"; exit 1; }
 fi
 
+YARP=$OUT/yarp/yarp-proxy
+if [[ $BUILD == 1 || ! -x $YARP ]]; then
+  log "publishing the bare YARP proxy (Release)"
+  timeout 600 dotnet publish "$BENCH/YarpProxy" -c Release -o "$OUT/yarp" >"$RUN/publish-yarp.log" 2>&1 || { tail -20 "$RUN/publish-yarp.log"; exit 1; }
+fi
+
 # ---------------------------------------------------------------- machine
 {
   meta cpu "$(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}')"
@@ -187,6 +196,7 @@ portkey_headers() { # upstream-base-url file
 printf 'Authorization: Bearer bench-client-token-0123456789\n' > "$TMP/h-keypool"
 printf 'Authorization: Bearer %s\n' "${KEYS[0]}" > "$TMP/h-direct"
 cp "$TMP/h-direct" "$TMP/h-nginx"
+cp "$TMP/h-direct" "$TMP/h-yarp"
 portkey_headers "http://127.0.0.1:$UP_PORT/v1" "$TMP/h-portkey"
 portkey_headers "http://127.0.0.1:$SSE_PORT/v1" "$TMP/h-portkey-sse"
 cp "$TMP/h-keypool" "$TMP/h-keypool-info"
@@ -215,6 +225,7 @@ path_url() { # path -> chat completions URL (non-streaming / streaming)
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" ;;
+    yarp) echo "http://127.0.0.1:$YARP_PORT/v1/chat/completions" ;;
     portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
     keypool) echo "http://127.0.0.1:$KEYPOOL_PORT/v1/chat/completions" ;;
     keypool-info) echo "http://127.0.0.1:$KEYPOOL_INFO_PORT/v1/chat/completions" ;;
@@ -294,7 +305,7 @@ EOF
 
 # ---------------------------------------------------------------- proxy + stream phases
 PATHS=()
-for p in direct nginx portkey keypool keypool-b; do has_path "$p" && PATHS+=("$p"); done
+for p in direct nginx yarp portkey keypool keypool-b; do has_path "$p" && PATHS+=("$p"); done
 RATE_PATHS=("${PATHS[@]}")
 if has_phase proxy || has_phase stream || has_phase scale; then
   seq -f 'u%.0f' 0 99999 > "$TMP/users-100k.txt"
@@ -304,6 +315,11 @@ if has_phase proxy || has_phase stream || has_phase scale; then
 fi
 
 if has_phase proxy; then
+  if has_path yarp; then
+    ASPNETCORE_URLS="http://127.0.0.1:$YARP_PORT" "$YARP" --upstream "http://127.0.0.1:$UP_PORT/" >"$RUN/yarp.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port "$YARP_PORT" yarp
+  fi
   start_keypool keypool "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$UP_PORT/v1"
   KEYPOOL_PID=$KP_PID
   if has_path keypool-b; then
@@ -364,7 +380,7 @@ if has_phase stream; then
   start_keypool keypool-stream "$KEYPOOL_PORT" "$TMP/bench.db" "http://127.0.0.1:$SSE_PORT/v1"
   STREAM_PID=$KP_PID; KEYPOOL_PID=$KP_PID
   STREAM_PATHS=()
-  for p in "${PATHS[@]}"; do [[ $p == keypool-info ]] || STREAM_PATHS+=("$p"); done
+  for p in "${PATHS[@]}"; do [[ $p == keypool-info || $p == yarp ]] || STREAM_PATHS+=("$p"); done
   if has_path keypool-b; then
     start_keypool keypool-b-stream "$KEYPOOL_B_PORT" "$TMP/bench-b.db" "http://127.0.0.1:$SSE_PORT/v1" "${VARIANT_ENV[@]}"
     STREAM_B_PID=$KP_PID; KEYPOOL_B_PID=$KP_PID
@@ -417,6 +433,17 @@ if has_phase scale; then
   meta scale_peak_rss_mb "$(( $(hwm_kb "$SCALE_PID") / 1024 ))"
   log "serving with $SCALE_USERS stored: $line; RSS $(( $(rss_kb "$SCALE_PID") / 1024 )) MB (peak $(( $(hwm_kb "$SCALE_PID") / 1024 )) MB)"
   stop_pid "$SAMPLER"; stop_pid "$SCALE_PID"
+fi
+
+# ---------------------------------------------------------------- capacity: saturation and simulation
+if has_phase capacity; then
+  log "saturation tests (fake clock) and a simulated day of 5,000,000 users"
+  timeout 900 dotnet test "$ROOT/tests/KeyPool.Tests" -c Release --filter "FullyQualifiedName~Capacity.SaturationTests" \
+    --logger "console;verbosity=detailed" >"$RUN/saturation.log" 2>&1 || log "saturation tests failed (see bench/.out/run/saturation.log)"
+  meta saturation_3x "$(grep -o 'served [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
+  meta saturation_half "$(grep -o 'sticky [0-9]* of [0-9]* (.*' "$RUN/saturation.log" | head -1)"
+  "$KEYPOOL" simulate --users 5000000 --keys 31 --rpm 480 --tpm 2000000 --out "$RUN/simulate" >"$RUN/simulate.log" 2>&1 || log "simulate failed"
+  meta simulate_5m "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("{:,} requests, {:.1f}% refused, {:.1f}% delayed, peak {} RPM per key, simulated in {} s".format(d["requests"], d["refusedRatio"]*100, d["delayedRatio"]*100, max(d["peakRpmPerKey"]), d["elapsedSeconds"]))' "$RUN/simulate/summary.json" 2>/dev/null || echo none)"
 fi
 
 # ---------------------------------------------------------------- micro-benchmark

@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 run_dir, micro_dir, docs_dir, notes_path = sys.argv[1:5]
-PATHS = ["direct", "nginx", "portkey", "keypool", "keypool-info"]
-LABELS = {"direct": "direct (upstream)", "nginx": "nginx proxy", "portkey": "Portkey", "keypool": "KeyPool",
+PATHS = ["direct", "nginx", "yarp", "portkey", "keypool", "keypool-info"]
+LABELS = {"direct": "direct (upstream)", "nginx": "nginx proxy", "yarp": "bare YARP proxy", "portkey": "Portkey", "keypool": "KeyPool",
           "keypool-info": "KeyPool, Information logging"}
 
 meta = {}
@@ -134,6 +134,7 @@ def ratio(a, b):
 
 kp50, ng50, pk50 = med("c50", "keypool", "rps"), med("c50", "nginx", "rps"), med("c50", "portkey", "rps")
 r_nginx, r_portkey = ratio(kp50, ng50), ratio(kp50, pk50)
+r_yarp = ratio(kp50, med("c50", "yarp", "rps"))
 add_c1 = added.get("keypool", [None] * 4)[0]
 add_ttfb = added.get("keypool", [None] * 4)[3]
 imp = meta.get("import_seconds")
@@ -150,6 +151,7 @@ w("")
 w("| target | measured | |")
 w("|---|---:|---|")
 w(f"| throughput at 50 connections ≥ 0.9 × nginx | {fmt(r_nginx, 2)} × | {verdict(None if r_nginx is None else r_nginx >= 0.9)} |")
+w(f"| throughput at 50 connections ≥ 0.95 × a bare YARP proxy (the platform's ceiling) | {fmt(r_yarp, 2)} × | {verdict(None if r_yarp is None else r_yarp >= 0.95)} |")
 w(f"| throughput at 50 connections ≥ 10 × Portkey | {fmt(r_portkey, 2)} × | {verdict(None if r_portkey is None else r_portkey >= 10)} |")
 w(f"| added p50 latency at 1 connection ≤ 100 µs | {fmt(add_c1)} µs | {verdict(None if add_c1 is None else add_c1 <= 100)} |")
 w(f"| streaming TTFB added ≤ 1 ms | {fmt(None if add_ttfb is None else add_ttfb / 1000, 2)} ms | {verdict(None if add_ttfb is None else add_ttfb <= 1000)} |")
@@ -211,6 +213,20 @@ if reports:
         w(text.replace("```", "").strip())
         w("")
 
+# ------------------------------------------------------------------ saturation (phase "capacity")
+if meta.get("saturation_3x") or meta.get("simulate_5m"):
+    w("## Saturation and capacity (issue 12)")
+    w("")
+    w("Real gateway + emulator on one fake clock, 4 keys × 60 RPM (`tests/KeyPool.Tests/Capacity/SaturationTests.cs`), "
+      "and `keypool simulate` of a day of 5,000,000 users on 31 keys (see `docs/capacity.md`).")
+    w("")
+    w("| case | figures |")
+    w("|---|---|")
+    w(f"| 3× capacity for 2 min, clients retry when told | {meta.get('saturation_3x', '–')} |")
+    w(f"| 50% load for 2 min | {meta.get('saturation_half', '–')} |")
+    w(f"| `keypool simulate --users 5000000` | {meta.get('simulate_5m', '–')} |")
+    w("")
+
 # ------------------------------------------------------------------ per round
 w("## Every measurement")
 w("")
@@ -234,7 +250,7 @@ data = os.path.join(run_dir, "chart.dat")
 with open(data, "w") as f:
     for p in paths:
         a = added.get(p, [0] * 4)
-        label = {"direct": "direct", "nginx": "nginx", "portkey": "Portkey", "keypool": "KeyPool",
+        label = {"direct": "direct", "nginx": "nginx", "yarp": "YARP", "portkey": "Portkey", "keypool": "KeyPool",
                  "keypool-info": "KeyPool\\nInfo log"}[p]
         f.write(f"\"{label}\" {med('c1', p, 'rps') or 0} {med('c50', p, 'rps') or 0} "
                 f"{(a[0] or 0) if p != 'direct' else 0} {(a[3] or 0) / 1000 if p != 'direct' else 0}\n")

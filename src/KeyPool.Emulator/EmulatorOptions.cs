@@ -23,6 +23,9 @@ public sealed class EmulatorOptions
     /// <summary>Requests per minute per (team, model), sliding 60 s window. Default 480.</summary>
     public int RequestsPerMinute { get; set; } = 480;
 
+    /// <summary>A finer window besides the minute: at most this many requests per (team, model) in any second; 0 (default) = none.</summary>
+    public int RequestsPerSecond { get; set; }
+
     /// <summary>Tokens per minute per (team, model); a reply counts its total_tokens. Default 2,000,000.</summary>
     public long TokensPerMinute { get; set; } = 2_000_000;
 

@@ -1,13 +1,20 @@
 namespace KeyPool.Core.Budgets;
 
 /// <summary>
-/// One sliding-minute budget of requests and tokens, in one-second buckets. A bucket leaves the
-/// window 61 s after its second began, so the window always covers at least the last full 60 s:
-/// the upstream, which counts exactly 60 s, never sees more than the limit.
+/// One sliding-minute budget of requests and tokens, in one-second buckets, with a burst allowance.
+/// A bucket leaves the window 61 s after its second began, so the window always covers at least the
+/// last full 60 s: the upstream, which counts exactly 60 s, never sees more than the limit. Inside the
+/// minute a token bucket (refilled by a sixtieth of the budget each second, holding
+/// <see cref="BudgetLimits.BurstSeconds"/> of it) lets a quiet key take a burst at once (a user's
+/// requests stay on their key) without spending the whole minute in its first second.
 /// </summary>
 public sealed class RateWindow
 {
     private const int Buckets = 61;
+
+    // Bucket credit is kept in sixtieths (of a request, of a token): a second adds exactly the minute's
+    // budget in these units, so the refill is exact integer arithmetic.
+    private const long Unit = 60;
 
     private readonly Lock _lock = new();
     private readonly long[] _requests = new long[Buckets];
@@ -15,12 +22,30 @@ public sealed class RateWindow
     private long _second = long.MinValue; // the second of the newest bucket
     private long _requestSum;
     private long _tokenSum;
+    private long _requestCredit;
+    private long _tokenCredit;
+    private int _burstRequests;
+    private long _burstTokens;
+    private int _tightenings;
 
-    /// <summary>Creates a window with <paramref name="limits"/>.</summary>
-    public RateWindow(BudgetLimits limits) => Limits = limits;
+    /// <summary>Creates a window with <paramref name="limits"/>, its burst allowance full.</summary>
+    public RateWindow(BudgetLimits limits)
+    {
+        Limits = limits;
+        _burstRequests = limits.BurstRequests;
+        _burstTokens = limits.BurstTokens;
+        _requestCredit = _burstRequests * Unit;
+        _tokenCredit = _burstTokens * Unit;
+    }
 
     /// <summary>The limits enforced.</summary>
     public BudgetLimits Limits { get; }
+
+    /// <summary>Requests one burst may hold now: <see cref="BudgetLimits.BurstRequests"/>, less after <see cref="TightenBurst"/>.</summary>
+    public int BurstRequests => Volatile.Read(ref _burstRequests);
+
+    /// <summary>How often the upstream's refusals made this window tighten its burst (0: never).</summary>
+    public int Tightenings => Volatile.Read(ref _tightenings);
 
     /// <summary>Reserves one request and <paramref name="tokens"/> tokens at <paramref name="second"/> if both fit.</summary>
     public bool TryAcquire(long second, long tokens)
@@ -28,21 +53,24 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
+            if (_requestSum + 1 > Limits.RequestsPerMinute || _requestCredit < Unit)
+            {
+                return false;
+            }
+            // A request bigger than a whole burst (or minute) passes only into a full bucket (an empty window),
+            // otherwise it could never pass at all; the bucket then owes the difference.
+            var tokenCost = tokens * Unit;
+            if ((_tokenSum > 0 && _tokenSum + tokens > Limits.TokensPerMinute) || (_tokenCredit < tokenCost && _tokenCredit < _burstTokens * Unit))
+            {
+                return false;
+            }
             var slot = Slot(second);
-            if (_requestSum + 1 > Limits.RequestsPerMinute || _requests[slot] + 1 > Limits.RequestsPerSecond)
-            {
-                return false;
-            }
-            // A request bigger than a whole second's (or minute's) share passes only into an empty bucket (window),
-            // otherwise it could never pass at all.
-            if ((_tokenSum > 0 && _tokenSum + tokens > Limits.TokensPerMinute) || (_tokens[slot] > 0 && _tokens[slot] + tokens > Limits.TokensPerSecond))
-            {
-                return false;
-            }
             _requests[slot]++;
             _tokens[slot] += tokens;
             _requestSum++;
             _tokenSum += tokens;
+            _requestCredit -= Unit;
+            _tokenCredit -= tokenCost;
             return true;
         }
     }
@@ -53,6 +81,8 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
+            // The bucket gets back what was reserved and not spent (or owes what was spent beyond it).
+            _tokenCredit = Math.Min(_burstTokens * Unit, _tokenCredit + (reserved - actual) * Unit);
             if (second <= _second - Buckets)
             {
                 return; // already out of the window
@@ -88,6 +118,33 @@ public sealed class RateWindow
         }
     }
 
+    /// <summary>
+    /// Called when the upstream answered 429. When its <c>remaining</c> figures still showed room, it
+    /// enforces a window finer than the minute: the burst allowance is halved (down to one request) and
+    /// true is returned, so the caller can say so. A 429 with nothing left, or without figures, changes nothing.
+    /// </summary>
+    public bool TightenBurst(long second, long? remainingRequests, long? remainingTokens)
+    {
+        if (remainingRequests is not > 0 || remainingTokens is <= 0)
+        {
+            return false; // the minute itself is spent (or the upstream did not say): not a finer window
+        }
+        lock (_lock)
+        {
+            Advance(second);
+            if (_burstRequests <= 1)
+            {
+                return false;
+            }
+            _burstRequests = Math.Max(1, _burstRequests / 2);
+            _burstTokens = Math.Max(1, _burstTokens / 2);
+            _requestCredit = Math.Min(_requestCredit, _burstRequests * Unit);
+            _tokenCredit = Math.Min(_tokenCredit, _burstTokens * Unit);
+            _tightenings++;
+            return true;
+        }
+    }
+
     /// <summary>Requests and tokens counted in the window at <paramref name="second"/>.</summary>
     public (long Requests, long Tokens) Used(long second)
     {
@@ -98,18 +155,61 @@ public sealed class RateWindow
         }
     }
 
-    /// <summary>The fraction of the tighter budget still free: 1 idle, 0 full (per second or per minute).</summary>
+    /// <summary>The fraction of the tighter budget still free: 1 idle, 0 full (burst or minute).</summary>
     public double Headroom(long second)
     {
         lock (_lock)
         {
             Advance(second);
-            var slot = Slot(second);
-            var requests = Math.Min(
-                1.0 - (double)_requestSum / Limits.RequestsPerMinute,
-                1.0 - (double)_requests[slot] / Limits.RequestsPerSecond);
+            var burst = _requestCredit < Unit ? 0 : (double)_requestCredit / (_burstRequests * Unit);
+            var requests = Math.Min(1.0 - (double)_requestSum / Limits.RequestsPerMinute, burst);
             var tokens = 1.0 - (double)_tokenSum / Limits.TokensPerMinute;
             return Math.Max(0, Math.Min(requests, tokens));
+        }
+    }
+
+    /// <summary>Requests that could start at <paramref name="second"/> (each with few tokens): the tighter of burst and minute.</summary>
+    public int FreeRequests(long second)
+    {
+        lock (_lock)
+        {
+            Advance(second);
+            return (int)Math.Max(0, Math.Min(Limits.RequestsPerMinute - _requestSum, _requestCredit / Unit));
+        }
+    }
+
+    /// <summary>
+    /// Forecasts, from the state now, how many requests could start in each of the coming seconds if every
+    /// free one were taken as soon as it frees: <paramref name="perSecond"/>[i] is for <paramref name="second"/> + i.
+    /// Only the request budget is forecast (tokens depend on requests not yet seen).
+    /// </summary>
+    public void ForecastRequests(long second, Span<int> perSecond)
+    {
+        Span<long> requests = stackalloc long[Buckets];
+        long sum, credit;
+        lock (_lock)
+        {
+            Advance(second);
+            _requests.CopyTo(requests);
+            sum = _requestSum;
+            credit = _requestCredit;
+        }
+        var cap = (long)BurstRequests * Unit;
+        for (var i = 0; i < perSecond.Length; i++)
+        {
+            var s = second + i;
+            if (i > 0)
+            {
+                var slot = Slot(s);
+                sum -= requests[slot]; // the bucket of s - 61 leaves
+                requests[slot] = 0;
+                credit = Math.Min(cap, credit + Limits.RequestsPerMinute);
+            }
+            var free = (int)Math.Max(0, Math.Min(Limits.RequestsPerMinute - sum, credit / Unit));
+            perSecond[i] = free;
+            requests[Slot(s)] += free;
+            sum += free;
+            credit -= free * Unit;
         }
     }
 
@@ -119,9 +219,14 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
+            var wait = 1L;
+            if (_requestCredit < Unit)
+            {
+                wait = Math.Max(wait, (Unit - _requestCredit + Limits.RequestsPerMinute - 1) / Math.Max(1, Limits.RequestsPerMinute));
+            }
             if (_requestSum < Limits.RequestsPerMinute && _tokenSum < Limits.TokensPerMinute)
             {
-                return 1; // only the per-second cap is in the way
+                return (int)Math.Min(60, wait);
             }
             // The minute is full: wait for the oldest non-empty bucket to leave.
             for (var age = Buckets - 1; age >= 0; age--)
@@ -130,10 +235,10 @@ public sealed class RateWindow
                 var slot = Slot(bucketSecond);
                 if (_requests[slot] > 0 || _tokens[slot] > 0)
                 {
-                    return (int)Math.Max(1, bucketSecond + Buckets - second);
+                    return (int)Math.Max(wait, bucketSecond + Buckets - second);
                 }
             }
-            return 1;
+            return (int)wait;
         }
     }
 
@@ -151,6 +256,8 @@ public sealed class RateWindow
             Array.Clear(_tokens);
             _requestSum = 0;
             _tokenSum = 0;
+            _requestCredit = _burstRequests * Unit;
+            _tokenCredit = _burstTokens * Unit;
         }
         else
         {
@@ -162,6 +269,9 @@ public sealed class RateWindow
                 _requests[slot] = 0;
                 _tokens[slot] = 0;
             }
+            var elapsed = second - _second;
+            _requestCredit = Math.Min(_burstRequests * Unit, _requestCredit + elapsed * Limits.RequestsPerMinute);
+            _tokenCredit = Math.Min(_burstTokens * Unit, _tokenCredit + elapsed * Limits.TokensPerMinute);
         }
         _second = second;
     }

@@ -8,6 +8,7 @@ namespace KeyPool.Core.Outcomes;
 /// <param name="Change">What happened to the key.</param>
 /// <param name="CoolFor">How long the key rests (429), which is also the client's <c>Retry-After</c>.</param>
 /// <param name="Reason">Why the key changed, for the log (never a secret).</param>
+/// <param name="BurstTightened">The upstream refused with room left in its minute, so the team's burst allowance was halved (<see cref="Budgets.RateWindow.TightenBurst"/>).</param>
 public readonly record struct OutcomeVerdict(
     bool Succeeded,
     bool MayRetry,
@@ -15,7 +16,8 @@ public readonly record struct OutcomeVerdict(
     string? ErrorCode,
     KeyChange Change = KeyChange.None,
     TimeSpan? CoolFor = null,
-    string? Reason = null)
+    string? Reason = null,
+    bool BurstTightened = false)
 {
     /// <summary>The request is done and the client has its answer.</summary>
     public static OutcomeVerdict Done { get; } = new(true, false, 0, null);

@@ -39,7 +39,10 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
             health.RecordSuccess();
             return OutcomeVerdict.Done;
         }
-        return Refused(admission, outcome);
+        // A 429 while the upstream still reported room: it enforces a window finer than the minute; the team's burst tightens.
+        var tightened = outcome.Status == 429 && admission.Window.TightenBurst(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
+        var verdict = Refused(admission, outcome);
+        return tightened ? verdict with { BurstTightened = true } : verdict;
     }
 
     private OutcomeVerdict Refused(in Admission admission, in UpstreamOutcome outcome)

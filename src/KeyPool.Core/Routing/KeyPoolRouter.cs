@@ -1,4 +1,5 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Capacity;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
@@ -62,6 +63,15 @@ public sealed class KeyPoolRouter
 
     /// <summary>Requests refused for lack of capacity anywhere.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
+
+    /// <summary>Admitted and refused requests over the last minutes (stickiness, goodput).</summary>
+    public RouteStats Stats { get; } = new();
+
+    /// <summary>Demand per minute (requests, active users, tokens) over the last hour.</summary>
+    public DemandMeter Demand { get; } = new();
+
+    /// <summary>The slots promised to refused users through <c>Retry-After</c>.</summary>
+    public RetryPromises Promises { get; } = new();
 
     /// <summary>The current Unix second, the unit of every budget.</summary>
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
@@ -148,27 +158,66 @@ public sealed class KeyPoolRouter
     /// Admits to <paramref name="pool"/> without waiting; null when no key can take the request now. A request
     /// of no user (group 0, e.g. <c>GET /v1/models</c>) goes to the key with most headroom: it is not a spill.
     /// </summary>
-    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup = 0)
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
+        TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, null);
+
+    /// <summary>Admits <paramref name="userId"/>'s request to the current pool without waiting (see the overload taking a pool).</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup, string? userId) =>
+        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup, userId);
+
+    /// <summary>
+    /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> without waiting; null when no key can
+    /// take it now, or when its turn has not come (refused users hold promised slots: see <see cref="RetryPromises"/>).
+    /// Counts it for stickiness, goodput and demand.
+    /// </summary>
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        return (userGroup == 0 ? _noUser : Policy).Select(pool, new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup));
+        var request = new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup);
+        var policy = userGroup == 0 ? _noUser : Policy;
+        var admission = userId is not null && Promises.Outstanding > 0
+            ? Promises.Admit(pool, policy, request, userId)
+            : policy.Select(pool, request);
+        if (admission is { } admitted)
+        {
+            Stats.Admitted(request.Second, userGroup == 0 || admitted.Member.Group == userGroup);
+            Demand.Record(request.Second, userId, pool);
+        }
+        return admission;
     }
 
     /// <summary>Admits to the current pool, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
     public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
-        AdmitAsync(_pool, userGroup, modelId, tokens, excludeGroup, cancellationToken);
+        AdmitAsync(_pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
 
     /// <summary>Admits to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
+        AdmitAsync(pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
+
+    /// <summary>Admits <paramref name="userId"/>'s request to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
-        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup);
+        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId);
         return admission is not null
             ? ValueTask.FromResult(admission)
-            : new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, cancellationToken));
+            : new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
     }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget of the current pool frees.</summary>
     public int RetryAfterSeconds(int modelId) => RetryAfterSeconds(_pool, modelId);
+
+    /// <summary>Seconds a refused user should wait, in the current pool (see the overload taking a pool).</summary>
+    public int RetryAfterSeconds(int modelId, string? userId) => RetryAfterSeconds(_pool, modelId, userId);
+
+    /// <summary>
+    /// Seconds a refused user should wait: the slot promised to them in <paramref name="pool"/>
+    /// (<see cref="RetryPromises"/>), else until the soonest budget frees.
+    /// </summary>
+    public int RetryAfterSeconds(PoolSnapshot pool, int modelId, string? userId)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return userId is not null && Promises.Promise(pool, modelId, userId, Second) is { } promised ? promised : RetryAfterSeconds(pool, modelId);
+    }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
     public int RetryAfterSeconds(PoolSnapshot pool, int modelId)
@@ -186,8 +235,13 @@ public sealed class KeyPoolRouter
         return Math.Max(1, best);
     }
 
-    private async Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken)
+    private async Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
+        // While promised users wait their turn, a newcomer joins the line (a promise) instead of racing them.
+        if (Promises.Outstanding > 0 && userId is not null)
+        {
+            return Reject(pool, userGroup);
+        }
         if (_options.MaxQueueWait <= TimeSpan.Zero || Interlocked.Increment(ref _waiting) > _options.MaxQueueLength)
         {
             if (_options.MaxQueueWait > TimeSpan.Zero)
@@ -210,7 +264,7 @@ public sealed class KeyPoolRouter
                     return Reject(pool, userGroup);
                 }
                 await Task.Delay(wake - now, _time, cancellationToken).ConfigureAwait(false);
-                if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup) is { } admission)
+                if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId) is { } admission)
                 {
                     return admission;
                 }
@@ -229,6 +283,7 @@ public sealed class KeyPoolRouter
     private Admission? Reject(PoolSnapshot pool, int userGroup)
     {
         Interlocked.Increment(ref _rejected);
+        Stats.Refused(Second);
         pool.Find(userGroup)?.CountRejection();
         return null;
     }

@@ -141,7 +141,7 @@ public sealed class PoolSnapshot
                 teamIndex = teamIndexes.Count;
                 teamIndexes[team] = teamIndex;
                 // The lowest group of a team sets the team's limits.
-                teamLimits.Add(new BudgetLimits(settings?.RequestsPerMinute ?? budgets.RequestsPerMinute, settings?.TokensPerMinute ?? budgets.TokensPerMinute));
+                teamLimits.Add(new BudgetLimits(settings?.RequestsPerMinute ?? budgets.RequestsPerMinute, settings?.TokensPerMinute ?? budgets.TokensPerMinute, budgets.BurstSeconds));
             }
             var old = previous?.Find(key.Group) is { } same && same.Key.Secret == key.Secret ? same : null;
             members[i] = new PoolMember(key, teamIndex, team, teamLimits[teamIndex], old?.Health ?? new KeyHealthTracker(health, time), old);

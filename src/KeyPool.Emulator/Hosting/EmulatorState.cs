@@ -26,6 +26,8 @@ internal sealed class EmulatorState(EmulatorOptions options, EmulatorFaults faul
 
     public TeamModelRateLimiter RateLimiter { get; } = new(timeProvider);
 
+    public PerSecondLimiter PerSecond { get; } = new(timeProvider);
+
     public PromptCache PromptCache { get; } = new();
 
     public ServedLog Served { get; } = new();

@@ -102,6 +102,14 @@ internal sealed class InferenceGate(EmulatorState state)
     public async Task<bool> AdmitAsync(Exchange exchange, KeyAccount account, string model, long tokens)
     {
         var options = state.Options;
+        if (options.RequestsPerSecond > 0 && !state.PerSecond.TryAdmit(account.Team, model, options.RequestsPerSecond))
+        {
+            // The minute still has room, and the headers say so: only the finer window refuses.
+            RateLimitHeaders.Apply(exchange.Http.Response.Headers, state.RateLimiter.Peek(account.Team, model, options.RequestsPerMinute, options.TokensPerMinute), options.RateLimitResetHeaders);
+            EmulatorLog.RateLimited(state.Logger, account.Team, model, "requests per second");
+            await exchange.FailAsync(429, XaiErrorCodes.ResourceExhausted, $"Team {account.Team} has hit the rate limit for model {model}: {options.RequestsPerSecond} requests per second. Please retry later.", "rate_limited");
+            return false;
+        }
         var decision = state.RateLimiter.TryAdmit(account.Team, model, tokens, options.RequestsPerMinute, options.TokensPerMinute);
         RateLimitHeaders.Apply(exchange.Http.Response.Headers, decision, options.RateLimitResetHeaders);
         if (decision.Admitted)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KeyPool.Core.Capacity;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
@@ -13,9 +14,21 @@ namespace KeyPool.Admin;
 /// <summary><c>GET /api/admin/api-keys/health</c>, in the original system's shape plus per-key state and budget use.</summary>
 internal static class HealthApi
 {
-    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool);
+    public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool)
+    {
+        /// <summary>Capacity at the demand observed (issue 12), beside the planning constants of <c>estimatedCapacity</c>.</summary>
+        public MeasuredCapacity? Measured { get; init; }
+    }
 
-    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt);
+    public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt)
+    {
+        /// <summary>Routing quality over the last minutes (issue 12): stickiness, goodput, promised retries, tightened bursts.</summary>
+        [JsonPropertyName("sticky_ratio")] public double? StickyRatio { get; init; }
+
+        [JsonPropertyName("goodput_ratio")] public double? GoodputRatio { get; init; }
+
+        [JsonPropertyName("quality")] public RoutingQuality? Quality { get; init; }
+    }
 
     public sealed record KeyGroupStats(
         [property: JsonPropertyName("key_group")] int KeyGroup,
@@ -49,7 +62,7 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken)
+        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -88,7 +101,14 @@ internal static class HealthApi
             // Still serving, on a 1/N share of every budget: say so instead of the capacity grade.
             health = health with { Status = HealthStatuses.Degraded, Message = $"Shared state unavailable ({reason}): each of {cluster.Instances} instances serves 1/{cluster.Instances} of every budget. {health.Message}" };
         }
-        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, router.LastChange?.Change, router.LastChange?.At);
-        return TypedResults.Ok(new HealthResponse(true, health, stats, facts));
+        var quality = RoutingQuality.Of(router, router.Second);
+        var facts = new PoolFacts(router.Policy.Name, router.Rejected, PoolReport.SharedTeams(pool).ToArray(), missing, router.LastChange?.Change, router.LastChange?.At)
+        {
+            StickyRatio = quality.StickyRatio,
+            GoodputRatio = quality.GoodputRatio,
+            Quality = quality,
+        };
+        var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);
+        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured });
     }
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace KeyPool.CommandLine;
 
-/// <summary>The <c>keypool</c> command: serve, keys, users import, rebalance, db, emulator.</summary>
+/// <summary>The <c>keypool</c> command: serve, keys, users import, rebalance, db, emulator, simulate.</summary>
 internal static class KeyPoolCommandLine
 {
     public static RootCommand Create()
@@ -14,6 +14,7 @@ internal static class KeyPoolCommandLine
         root.Subcommands.Add(RebalanceCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
         root.Subcommands.Add(EmulatorCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
         return root;
     }
 }

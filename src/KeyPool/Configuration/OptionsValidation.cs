@@ -63,6 +63,7 @@ internal sealed class OptionsValidation :
     public ValidateOptionsResult Validate(string? name, BudgetOptions options) => Result(
         (options.RequestsPerMinute < 1, $"KeyPool:Budgets:RequestsPerMinute must be at least 1, not {options.RequestsPerMinute}."),
         (options.TokensPerMinute < 1, $"KeyPool:Budgets:TokensPerMinute must be at least 1, not {options.TokensPerMinute}."),
+        (options.BurstSeconds is < 1 or > 60, $"KeyPool:Budgets:BurstSeconds must be from 1 to 60, not {options.BurstSeconds}."),
         (options.DefaultCompletionTokens < 0, $"KeyPool:Budgets:DefaultCompletionTokens must not be negative, not {options.DefaultCompletionTokens}."),
         (options.BytesPerPromptToken < 1, $"KeyPool:Budgets:BytesPerPromptToken must be at least 1, not {options.BytesPerPromptToken}."));
 

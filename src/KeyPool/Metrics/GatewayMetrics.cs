@@ -49,6 +49,9 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge _healthy;
     private readonly Gauge _capacityDailyUsers;
     private readonly Counter _poolRejected;
+    private readonly Gauge _stickyRatio;
+    private readonly Gauge _goodputRatio;
+    private readonly Gauge _promisedRetries;
 
     public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, IUserStore users, IOptions<CapacityOptions> capacity, IMeterFactory meters)
     {
@@ -81,6 +84,9 @@ internal sealed class GatewayMetrics : IDisposable
         _usableKeys = factory.CreateGauge("keypool_keys_usable", "Keys that can serve now (active or saturated).");
         _healthy = factory.CreateGauge("keypool_pool_healthy", "1 when at least one key can serve.");
         _capacityDailyUsers = factory.CreateGauge("keypool_estimated_capacity_daily_users", "Estimated daily users the usable keys can carry.");
+        _stickyRatio = factory.CreateGauge("keypool_sticky_ratio", "Share of admitted requests that went to the user's own key, last 5 minutes.");
+        _goodputRatio = factory.CreateGauge("keypool_goodput_ratio", "Admitted requests over what the usable keys' budget had room for, last 5 minutes (1 = nothing refused that fit).");
+        _promisedRetries = factory.CreateGauge("keypool_retry_promises", "Refused users holding a promised slot (Retry-After) now.");
         Latency = new ProxyLatency(factory, meters);
 
         Registry.AddBeforeCollectCallback(UpdateAsync);
@@ -160,6 +166,10 @@ internal sealed class GatewayMetrics : IDisposable
             _healthy.Set(health.Healthy ? 1 : 0);
             _capacityDailyUsers.Set(health.EstimatedCapacity.DailyUsers);
             _poolRejected.IncTo(_router.Rejected);
+            var quality = Core.Capacity.RoutingQuality.Of(_router, _router.Second);
+            _stickyRatio.Set(quality.StickyRatio ?? 1);
+            _goodputRatio.Set(quality.GoodputRatio ?? 1);
+            _promisedRetries.Set(quality.PromisedRetries);
         }
         finally
         {

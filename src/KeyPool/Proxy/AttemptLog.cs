@@ -48,6 +48,10 @@ internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, Ke
                 Log.AnswerBrokeOff(logger, group, result.Detail ?? "unknown", outcome.ClientSawBytes);
                 break;
         }
+        if (verdict.BurstTightened)
+        {
+            Capacity.BurstLog.Tightened(logger, admission, outcome.RemainingRequests);
+        }
         switch (verdict.Change)
         {
             case KeyChange.Revoked:

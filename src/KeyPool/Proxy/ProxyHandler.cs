@@ -173,7 +173,7 @@ internal sealed class ProxyHandler(
             Admission? admitted;
             try
             {
-                admitted = await router.AdmitAsync(pool, userGroup, plan.ModelId, plan.Tokens, exclude, context.RequestAborted);
+                admitted = await router.AdmitAsync(pool, userGroup, plan.ModelId, plan.Tokens, exclude, exchange.UserId, context.RequestAborted);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -208,7 +208,7 @@ internal sealed class ProxyHandler(
             await OpenAiError.WriteAsync(context, 403, $"No upstream key of this gateway may use the model '{plan.Model}': the upstream refused it to every key.", OpenAiError.Permission, "model_not_permitted", "model");
             return;
         }
-        var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId);
+        var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId, exchange.UserId);
         context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         await OpenAiError.WriteAsync(context, 429, $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
     }

@@ -21,10 +21,11 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
             ? ValueTask.FromResult<UserRecord?>(user)
             : new ValueTask<UserRecord?>(LoadAsync(userId, pool, cancellationToken));
 
-    /// <summary>Registers a user (or returns the existing one) in a group of <paramref name="pool"/>.</summary>
+    /// <summary>Registers a user (or returns the existing one) in the least-loaded usable group of <paramref name="pool"/> (present, not revoked).</summary>
     public async Task<UserAssignment> RegisterAsync(string userId, string? tier, PoolSnapshot pool, CancellationToken cancellationToken)
     {
-        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, pool.Ring.Groups, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(pool);
+        var assignment = await store.GetOrAssignAsync(userId, tier ?? _options.DefaultTier, SignUpGroups.Of(pool, pool.Ring.Groups), cancellationToken).ConfigureAwait(false);
         cache.Set(assignment.User);
         return assignment;
     }

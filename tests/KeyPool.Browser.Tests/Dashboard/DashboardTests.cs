@@ -74,6 +74,9 @@ public sealed class DashboardTests(Chromium chromium)
             await Expect(page.Locator("#key-rows tr")).ToHaveCountAsync(4);
             await Expect(page.Locator("#keys-detected")).ToHaveTextAsync("4");
             await Expect(page.Locator("#total-requests")).ToHaveTextAsync(Number(allRequests));
+            await Expect(page.Locator("#quality-sticky")).ToHaveTextAsync("100.0% sticky"); // light load: every request on its user's key
+            await Expect(page.Locator("#quality-detail")).ToContainTextAsync($"goodput 100.0% · {Number(allRequests)} served · 0 refused");
+            await Expect(page.Locator("#measured-detail")).ToContainTextAsync("Too little traffic to measure"); // says so instead of guessing
             for (var group = 1; group <= 4; group++)
             {
                 var row = page.Locator($"#key-rows tr[data-group='{group}']");

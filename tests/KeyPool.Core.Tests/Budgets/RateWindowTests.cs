@@ -4,10 +4,10 @@ namespace KeyPool.Core.Tests.Budgets;
 
 public sealed class RateWindowTests
 {
-    private static RateWindow Window(int rpm = 120, long tpm = 1_000_000) => new(new BudgetLimits(rpm, tpm));
+    private static RateWindow Window(int rpm = 120, long tpm = 1_000_000, int burst = 1) => new(new BudgetLimits(rpm, tpm, burst));
 
     [Fact]
-    public void TryAcquire_PerSecondCap_IsASixtiethOfTheMinute()
+    public void TryAcquire_OneSecondBurst_IsASixtiethOfTheMinute()
     {
         var window = Window(rpm: 120); // 2 per second
 
@@ -136,6 +136,123 @@ public sealed class RateWindowTests
         }
 
         Assert.Equal(0.5, window.Headroom(0), 3);
+    }
+
+    [Fact]
+    public void TryAcquire_DefaultBurst_A480RpmTeamTakesAtLeast40AtOnce_ThenTheRefillRate()
+    {
+        var window = new RateWindow(new BudgetLimits(480, 2_000_000));
+        var burst = 0;
+        while (window.TryAcquire(0, 100))
+        {
+            burst++;
+        }
+
+        Assert.True(burst >= 40, $"burst {burst}");
+        Assert.Equal(new BudgetLimits(480, 2_000_000).BurstRequests, burst);
+        Assert.Equal(8, Enumerable.Range(0, 20).Count(_ => window.TryAcquire(1, 100))); // then 480/60 a second
+    }
+
+    [Fact]
+    public void TryAcquire_LightLoad_TwoRequestsInOneSecond_BothFit_AtRpm30()
+    {
+        var window = new RateWindow(new BudgetLimits(30, 2_000_000)); // the case that spilled with a per-second cap of 1
+        for (var second = 0L; second < 80; second += 10)
+        {
+            Assert.True(window.TryAcquire(second, 100));
+            Assert.True(window.TryAcquire(second, 100));
+        }
+    }
+
+    [Fact]
+    public void TryAcquire_BurstsNeverPassTheMinute_OverAnySixtySeconds()
+    {
+        var window = Window(rpm: 120, burst: 60); // the whole minute may come at once, but never more
+        var admitted = new List<long>();
+        var random = new Random(3);
+        for (var second = 0L; second < 600; second++)
+        {
+            var offered = random.Next(4) == 0 ? random.Next(200) : random.Next(3);
+            for (var i = 0; i < offered; i++)
+            {
+                if (window.TryAcquire(second, 1))
+                {
+                    admitted.Add(second);
+                }
+            }
+        }
+
+        for (var start = 0L; start < 600; start++)
+        {
+            Assert.True(admitted.Count(s => s >= start && s < start + 60) <= 120);
+        }
+    }
+
+    [Fact]
+    public void TightenBurst_RefusedWithRoomLeft_HalvesTheBurst_DownToOne()
+    {
+        var window = new RateWindow(new BudgetLimits(480, 2_000_000, 10)); // burst 80
+
+        Assert.True(window.TightenBurst(0, remainingRequests: 300, remainingTokens: 1_000_000));
+        Assert.Equal(40, window.BurstRequests);
+        Assert.Equal(40, Enumerable.Range(0, 100).Count(_ => window.TryAcquire(0, 1)));
+        for (var i = 0; i < 10; i++)
+        {
+            window.TightenBurst(1, 300, null);
+        }
+        Assert.Equal(1, window.BurstRequests);
+        Assert.False(window.TightenBurst(2, 300, null)); // nothing left to tighten
+        Assert.Equal(6, window.Tightenings);
+    }
+
+    [Fact]
+    public void TightenBurst_RefusedWithTheMinuteSpent_OrWithoutFigures_ChangesNothing()
+    {
+        var window = new RateWindow(new BudgetLimits(480, 2_000_000, 10));
+
+        Assert.False(window.TightenBurst(0, remainingRequests: 0, remainingTokens: 1_000));
+        Assert.False(window.TightenBurst(0, remainingRequests: 10, remainingTokens: 0));
+        Assert.False(window.TightenBurst(0, null, null));
+        Assert.Equal(80, window.BurstRequests);
+        Assert.Equal(0, window.Tightenings);
+    }
+
+    [Fact]
+    public void ForecastRequests_MatchesWhatGreedyAdmissionGets()
+    {
+        var forecast = Window(rpm: 60, burst: 10);
+        var actual = Window(rpm: 60, burst: 10);
+        for (var s = 0L; s < 30; s++)
+        {
+            forecast.TryAcquire(s, 1);
+            actual.TryAcquire(s, 1);
+        }
+
+        var perSecond = new int[200];
+        forecast.ForecastRequests(30, perSecond);
+
+        for (var i = 0; i < perSecond.Length; i++)
+        {
+            var got = 0;
+            while (actual.TryAcquire(30 + i, 1))
+            {
+                got++;
+            }
+            Assert.Equal(got, perSecond[i]);
+        }
+        Assert.Equal(0, forecast.Used(30).Requests - 30); // the forecast did not charge the window
+    }
+
+    [Fact]
+    public void SecondsUntilFree_BucketEmpty_IsTheRefillTime()
+    {
+        var window = new RateWindow(new BudgetLimits(20, 2_000_000, 3)); // burst 1, one request every 3 s
+
+        Assert.True(window.TryAcquire(0, 1));
+
+        Assert.False(window.TryAcquire(1, 1));
+        Assert.Equal(2, window.SecondsUntilFree(1));
+        Assert.True(window.TryAcquire(3, 1));
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class PoolReportTests
 
     private PoolSnapshot Pool(int keys, Dictionary<int, GroupSettings>? groups = null) =>
         PoolSnapshot.Build(new KeyRing(Enumerable.Range(1, keys).Select(g => new UpstreamKey(g, $"xai-report-key-{g:D6}"))),
-            groups ?? [], new Dictionary<int, string>(), new BudgetOptions { RequestsPerMinute = 60 }, new KeyHealthOptions(), _time);
+            groups ?? [], new Dictionary<int, string>(), new BudgetOptions { RequestsPerMinute = 60, BurstSeconds = 1 }, new KeyHealthOptions(), _time); // burst 1: one request saturates
 
     [Fact]
     public void Grade_RevokedAndCoolingKeys_DropTheStatus_AndSayWhy()

@@ -220,4 +220,29 @@ public sealed class UpstreamOutcomePolicyTests
         Assert.Equal(40, TokensUsed(probe));
         Assert.True(Key.Health.TryEnter()); // the next request may probe
     }
+
+    [Fact]
+    public void Complete_429WithRoomLeftInTheMinute_TightensTheTeamsBurst_AndSaysSo()
+    {
+        var admission = Admit();
+        var before = admission.Window.BurstRequests;
+
+        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 500, RemainingTokens: 90_000));
+
+        Assert.True(verdict.BurstTightened);
+        Assert.Equal(before / 2, admission.Window.BurstRequests);
+        Assert.Equal(KeyChange.CoolingDown, verdict.Change); // still a 429: the key rests as well
+    }
+
+    [Fact]
+    public void Complete_429WithTheMinuteSpent_LeavesTheBurst()
+    {
+        var admission = Admit();
+        var before = admission.Window.BurstRequests;
+
+        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 0, RemainingTokens: 90_000));
+
+        Assert.False(verdict.BurstTightened);
+        Assert.Equal(before, admission.Window.BurstRequests);
+    }
 }

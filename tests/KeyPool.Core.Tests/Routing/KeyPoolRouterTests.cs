@@ -19,11 +19,12 @@ public sealed class KeyPoolRouterTests
         int rpm = 60,
         TimeSpan? queue = null,
         Dictionary<int, GroupSettings>? groups = null,
-        MissingKeyFallback fallback = MissingKeyFallback.Spill)
+        MissingKeyFallback fallback = MissingKeyFallback.Spill,
+        int burstSeconds = 1) // a burst of one second's budget: the per-second arithmetic below stays plain
     {
         var routing = new RoutingOptions { Policy = policy, MaxQueueWait = queue ?? TimeSpan.Zero, MissingKeyFallback = fallback };
         return new KeyPoolRouter(ring, KeySelectionPolicies.Create(policy, routing, new Random(7))!, routing,
-            new BudgetOptions { RequestsPerMinute = rpm, TokensPerMinute = 10_000_000 }, new KeyHealthOptions(), groups ?? [], _time);
+            new BudgetOptions { RequestsPerMinute = rpm, TokensPerMinute = 10_000_000, BurstSeconds = burstSeconds }, new KeyHealthOptions(), groups ?? [], _time);
     }
 
     [Fact]

@@ -36,6 +36,24 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public async Task RequestsPerSecond_AFinerWindow_429WhileTheMinuteStillShowsRoom()
+    {
+        await using var h = await EmulatorHarness.StartAsync(o => o.RequestsPerSecond = 2);
+
+        using var first = await Chat(h, EmulatorHarness.KeyA);
+        using var second = await Chat(h, EmulatorHarness.KeyA);
+        using var third = await Chat(h, EmulatorHarness.KeyA);
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        using var nextSecond = await Chat(h, EmulatorHarness.KeyA);
+
+        Assert.Equal((200, 200), ((int)first.StatusCode, (int)second.StatusCode));
+        Assert.Equal(429, (int)third.StatusCode);
+        Assert.Equal("478", EmulatorHarness.Header(third, "x-ratelimit-remaining-requests")); // the minute has room
+        Assert.Contains("requests per second", (await EmulatorHarness.JsonAsync(third)).GetProperty("error").GetString());
+        Assert.Equal(200, (int)nextSecond.StatusCode);
+    }
+
+    [Fact]
     public async Task Tokens_OverLimit_429UntilWindowSlides()
     {
         // Each reply counts 23 tokens: the first two are admitted (0 and 23 < 30), the third is not.

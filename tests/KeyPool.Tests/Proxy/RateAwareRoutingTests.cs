@@ -93,7 +93,7 @@ public sealed class RateAwareRoutingTests
     [Fact]
     public async Task OwnKeyOutOfBudget_SpillsThisRequestOnly_UserKeepsTheirGroup()
     {
-        await using var gateway = await StartAsync(keys: 3, rpm: 60); // 1 request per second per key
+        await using var gateway = await StartAsync(keys: 3, rpm: 60, settings: new() { ["KeyPool:Budgets:BurstSeconds"] = "1" }); // 1 request per second per key
         var groups = await UsersPerGroupAsync(gateway, 3);
         var user = groups.First().Key;
 
@@ -163,7 +163,7 @@ public sealed class RateAwareRoutingTests
     [Fact]
     public async Task TwoKeysOfOneTeam_GetOneBudget()
     {
-        await using var gateway = await StartAsync(keys: 2, rpm: 60, emulator: options =>
+        await using var gateway = await StartAsync(keys: 2, rpm: 60, settings: new() { ["KeyPool:Budgets:BurstSeconds"] = "1" }, emulator: options =>
         {
             options.Teams[GatewayHarness.KeyFor(1)] = "team-shared";
             options.Teams[GatewayHarness.KeyFor(2)] = "team-shared";

@@ -167,8 +167,11 @@
     $('total-requests').textContent = format(requests);
     $('total-detail').textContent = `${format(tokens)} tokens`;
 
+    renderMeasured(health.measured, health.pool || {});
+
     const notes = [];
     const pool = health.pool || {};
+    for (const sentence of (pool.quality && pool.quality.burstNotes) || []) notes.push(capitalize(sentence) + '.');
     if (pool.missingGroups && pool.missingGroups.length) {
       notes.push(`Users are assigned to groups without a key: ${pool.missingGroups.join(', ')} (run keypool rebalance).`);
     }
@@ -176,6 +179,28 @@
     const poolNotes = $('pool-notes');
     poolNotes.textContent = notes.join(' ');
     poolNotes.hidden = notes.length === 0;
+  }
+
+  // Capacity at the demand observed, and how well requests were routed (stickiness, goodput).
+  function renderMeasured(measured, pool) {
+    if (measured && measured.enough) {
+      const unit = document.createElement('span');
+      unit.className = 'unit';
+      unit.textContent = ' users at once';
+      $('measured-users').replaceChildren(document.createTextNode(format(measured.usersCarried)), unit);
+      $('measured-detail').textContent =
+        `${measured.requestsPerUserPerMinute} req/user/min · ${format(Math.round(measured.tokensPerRequest))} tokens/req · ` +
+        `${measured.bindingLimit} binds first · ${(measured.headroom * 100).toFixed(0)}% headroom · peak ${format(measured.peakActiveUsers)} users`;
+    } else {
+      $('measured-users').textContent = '–';
+      $('measured-detail').textContent = measured ? measured.note : '';
+    }
+    const percent = (ratio) => (ratio === null || ratio === undefined ? '–' : `${(ratio * 100).toFixed(1)}%`);
+    $('quality-sticky').textContent = `${percent(pool.sticky_ratio)} sticky`;
+    const quality = pool.quality || {};
+    $('quality-detail').textContent =
+      `goodput ${percent(pool.goodput_ratio)} · ${format(quality.admitted ?? 0)} served · ${format(quality.refused ?? 0)} refused` +
+      (quality.promisedRetries ? ` · ${format(quality.promisedRetries)} retries promised` : '');
   }
 
   const COLUMNS = [
