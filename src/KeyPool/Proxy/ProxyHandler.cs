@@ -3,6 +3,8 @@ using System.Globalization;
 using KeyPool.Auth;
 using KeyPool.Configuration;
 using KeyPool.Core.Outcomes;
+using KeyPool.Core.Storage;
+using KeyPool.Core.Users;
 using KeyPool.Core.Routing;
 using KeyPool.Errors;
 using KeyPool.Users;
@@ -144,7 +146,19 @@ internal sealed class ProxyHandler(
                 await OpenAiError.WriteAsync(context, 400, invalid, OpenAiError.InvalidRequest, "missing_user", "user");
                 return;
             }
-            if (await users.ResolveAsync(userId!, pool, context.RequestAborted) is not { } user)
+            UserRecord? user;
+            try
+            {
+                user = await users.ResolveAsync(userId!, pool, context.RequestAborted);
+            }
+            catch (StoreUnavailableException)
+            {
+                // Known users come from the cache and never get here; only a new one needs the store.
+                context.Response.Headers.RetryAfter = "5";
+                await OpenAiError.WriteAsync(context, 503, "The user database is unavailable right now, so a new user cannot be given a key group; known users keep being served. Retry in a few seconds.", OpenAiError.Server, "store_unavailable");
+                return;
+            }
+            if (user is null)
             {
                 await OpenAiError.WriteAsync(context, 403, $"User '{userId}' is not registered and automatic registration is off: register the user through POST /api/admin/users first.", OpenAiError.Permission, "user_not_registered");
                 return;

@@ -78,6 +78,9 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         using var lookedUp = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/users/known"));
         Assert.Equal(HttpStatusCode.OK, lookedUp.StatusCode);
         Assert.Equal(200, (await _gateway.ChatAsync("known")).Status);
+        var stranger = await _gateway.ChatAsync("stranger"); // a new user needs the store: 503, not 500
+        Assert.Equal(503, stranger.Status);
+        Assert.Contains("store_unavailable", stranger.Body, StringComparison.Ordinal);
 
         await _server.StartAgainAsync();
 
