@@ -153,8 +153,10 @@ internal sealed class ClusterSync(
 
     private void OnReconnected()
     {
-        // Invalidations sent while the bus was down are lost: start over from the store.
-        users.Clear();
+        // Invalidations sent while the bus was down are lost. Gateway keys start over from the store (a key revoked
+        // meanwhile must stop). The user cache is kept: a rebalance missed meanwhile only costs stickiness (every cached
+        // group still routes, a removed one spills), while dropping it would make every user need the store at once —
+        // and fail with 503 if the store is down too.
         gatewayKeys.Clear();
         ClusterLog.Reconnected(logger);
         _ = ApplyStoredKeyStatesAsync(_stopping);

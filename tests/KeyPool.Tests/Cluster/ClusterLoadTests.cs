@@ -7,7 +7,7 @@ using System.Text.Json;
 using KeyPool.Emulator;
 using KeyPool.Tests.Infrastructure;
 using KeyPool.TestServers;
-using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace KeyPool.Tests.Cluster;
 
@@ -26,13 +26,16 @@ public sealed class ClusterLoadTests : IAsyncLifetime
     private const int Teams = 3;
 
     private readonly List<KeyPoolProcess> _instances = [];
-    private readonly string _directory = Directory.CreateTempSubdirectory("keypool-cluster-").FullName;
     private RedisServer _redis = null!;
+    private PostgresServer _postgres = null!;
+    private string _database = "";
     private UpstreamEmulator _emulator = null!;
 
     public async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
+        _postgres = await PostgresServer.StartAsync();
+        _database = await _postgres.CreateDatabaseAsync("cluster");
         var keys = Enumerable.Range(1, 4).Select(GatewayHarness.KeyFor).ToArray();
         var options = new EmulatorOptions { RequestsPerMinute = RequestsPerMinute, TokensPerMinute = 10_000_000 };
         foreach (var key in keys)
@@ -54,8 +57,9 @@ public sealed class ClusterLoadTests : IAsyncLifetime
             ["KeyPool__Keys__EnvPrefix"] = "CLUSTER_XAI_KEY",
             ["KeyPool__Budgets__RequestsPerMinute"] = RequestsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["KeyPool__Routing__MaxQueueWait"] = "00:00:01",
-            // The store is only this connection string: SQLite (WAL, shared by processes on one machine) until PostgreSQL lands.
-            ["ConnectionStrings__KeyPool"] = $"Data Source={Path.Combine(_directory, "keypool.db")}",
+            // One PostgreSQL for all instances, migrated by whichever starts first (the others find it done).
+            ["ConnectionStrings__KeyPool"] = _database,
+            ["KeyPool__Migrate"] = "true",
             ["ConnectionStrings__Redis"] = _redis.ConnectionString,
             ["KeyPool__Cluster__Prefix"] = "kpcluster",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -81,11 +85,11 @@ public sealed class ClusterLoadTests : IAsyncLifetime
         }
         await _emulator.DisposeAsync();
         await _redis.DisposeAsync();
-        Directory.Delete(_directory, recursive: true);
+        await _postgres.DisposeAsync();
     }
 
     [Fact]
-    public async Task ThreeInstances_ThreeTimesCapacity_RedisRestartedMidRun_NoUpstream429_NoFailure_StickyGroups()
+    public async Task ThreeInstances_ThreeTimesCapacity_RedisAndPostgresRestartedMidRun_NoUpstream429_NoFailure_StickyGroups()
     {
         // Every instance has heard the others before the load starts.
         await WaitUntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"));
@@ -98,6 +102,8 @@ public sealed class ClusterLoadTests : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         var redisStopped = false;
         var redisRestarted = false;
+        var postgresStopped = false;
+        var postgresRestarted = false;
         for (var n = 0; clock.Elapsed < duration; n++)
         {
             var due = TimeSpan.FromSeconds(n / offeredPerSecond);
@@ -118,6 +124,17 @@ public sealed class ClusterLoadTests : IAsyncLifetime
             {
                 await _redis.StartAgainAsync();
                 redisRestarted = true;
+            }
+            // Every user has been seen by now (24 users, one every ~0.2 s): with the store down they flow from the cache.
+            if (!postgresStopped && clock.Elapsed > TimeSpan.FromSeconds(16))
+            {
+                await _postgres.StopAsync();
+                postgresStopped = true;
+            }
+            if (postgresStopped && !postgresRestarted && clock.Elapsed > TimeSpan.FromSeconds(19))
+            {
+                await _postgres.StartAgainAsync();
+                postgresRestarted = true;
             }
             outcomes.Add(ChatAsync(_instances[n % 3], users[n % users.Length]));
         }
@@ -152,10 +169,9 @@ public sealed class ClusterLoadTests : IAsyncLifetime
 
     private async Task<long> StoredRequestsAsync()
     {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_directory, "keypool.db")};Mode=ReadOnly;Pooling=False");
+        await using var connection = new NpgsqlConnection(_database + ";Pooling=false");
         await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE(SUM(total_requests), 0) FROM api_key_stats";
+        await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(total_requests), 0)::bigint FROM api_key_stats", connection);
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
