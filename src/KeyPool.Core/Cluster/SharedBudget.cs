@@ -250,7 +250,8 @@ public sealed class SharedBudget
                 return;
             }
             var n = Math.Max(1, instances);
-            var limits = new BudgetLimits(Math.Max(1, Limits.RequestsPerMinute / n), Math.Max(1, Limits.TokensPerMinute / n));
+            // No burst while the instances cannot coordinate: each spends its share evenly, a second's worth at a time.
+            var limits = new BudgetLimits(Math.Max(1, Limits.RequestsPerMinute / n), Math.Max(1, Limits.TokensPerMinute / n), BurstSeconds: 1);
             var fallback = new RateWindow(limits);
             var (usedRequests, usedTokens) = LastWindowUse;
             fallback.Observe(second, limits.RequestsPerMinute - (usedRequests / n), limits.TokensPerMinute - (usedTokens / n));
