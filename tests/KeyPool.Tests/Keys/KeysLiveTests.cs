@@ -14,8 +14,13 @@ public sealed class KeysLiveTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private void WriteKeys(params int[] groups) =>
-        File.WriteAllText(KeysFile, JsonSerializer.Serialize(new { keys = groups.Select(g => new { group = g, key = GatewayHarness.KeyFor(g) }) }));
+    // Written whole and renamed into place, as an operator's deploy tool would: a reload never reads half a file.
+    private void WriteKeys(params int[] groups)
+    {
+        var next = KeysFile + ".next";
+        File.WriteAllText(next, JsonSerializer.Serialize(new { keys = groups.Select(g => new { group = g, key = GatewayHarness.KeyFor(g) }) }));
+        File.Move(next, KeysFile, overwrite: true);
+    }
 
     private Task<GatewayHarness> StartAsync(int[] fileGroups) =>
         StartWithFileAsync(() => WriteKeys(fileGroups));
