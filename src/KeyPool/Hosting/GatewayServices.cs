@@ -107,6 +107,7 @@ internal static class GatewayServices
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<DeadlineSources>();
         services.AddSingleton<EndpointAllowList>();
+        services.AddSingleton<ProxyGate>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
         services.AddSingleton<RequestPlanner>();

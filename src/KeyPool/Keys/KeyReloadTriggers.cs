@@ -13,10 +13,13 @@ internal sealed class KeyReloadTriggers(KeyReloader reloader, IOptions<KeysOptio
     private IDisposable? _watch;
     private PosixSignalRegistration? _hangup;
     private CancellationTokenSource? _stopping;
+    private CancellationToken _stoppingToken = CancellationToken.None;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _stopping = new CancellationTokenSource();
+        // Taken once: a signal can reach this handler while the host is being disposed, when the source's Token would throw.
+        _stoppingToken = _stopping.Token;
         if (!OperatingSystem.IsWindows())
         {
             _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -49,19 +52,34 @@ internal sealed class KeyReloadTriggers(KeyReloader reloader, IOptions<KeysOptio
         _stopping?.Dispose();
     }
 
+    /// <summary>
+    /// Starts a reload in the background and never throws: the runtime calls every SIGHUP handler of the process in
+    /// one loop, so a handler that threw (a gateway being disposed) would silence the handlers after it.
+    /// </summary>
     private void Reload(string trigger)
     {
-        var stopping = _stopping?.Token ?? CancellationToken.None;
-        _ = Task.Run(async () =>
+        var stopping = _stoppingToken;
+        if (stopping.IsCancellationRequested)
         {
-            try
+            return;
+        }
+        try
+        {
+            _ = Task.Run(async () =>
             {
-                await reloader.ReloadAsync(trigger, stopping);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                logger.LogError(exception, "Key reload after {Trigger} failed; the current keys stay", trigger);
-            }
-        }, stopping);
+                try
+                {
+                    await reloader.ReloadAsync(trigger, stopping);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    logger.LogError(exception, "Key reload after {Trigger} failed; the current keys stay", trigger);
+                }
+            }, stopping);
+        }
+        catch (ObjectDisposedException)
+        {
+            // This gateway is being disposed: nothing to reload.
+        }
     }
 }

@@ -14,15 +14,13 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// <c>/v1/*</c>, as a short orchestration: authenticate the caller, read the body, take the pool once,
+/// <c>/v1/*</c>, as a short orchestration: pass the gate (<see cref="ProxyGate"/>), read the body, take the pool once,
 /// find the end user's group, plan the upstream request, then per attempt admit it to a key, let the
 /// forwarder send and relay it, and let the outcome policy say what the answer means (for the key,
 /// and whether another key may try). Nothing here changes a key's health itself.
 /// </summary>
 internal sealed class ProxyHandler(
-    CallerAuthenticator auth,
-    CallerThrottles throttles,
-    EndpointAllowList endpoints,
+    ProxyGate gate,
     KeyPoolRouter router,
     UserResolver users,
     RequestPlanner planner,
@@ -30,7 +28,6 @@ internal sealed class ProxyHandler(
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,
-    IHostApplicationLifetime lifetime,
     IOptions<LimitsOptions> limits,
     IOptions<RoutingOptions> routing)
 {
@@ -38,61 +35,25 @@ internal sealed class ProxyHandler(
 
     private readonly long _maxBody = limits.Value.MaxRequestBodyBytes;
     private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
-    private readonly int _maxConcurrent = limits.Value.MaxConcurrentRequests;
-    private readonly CallerThrottle _throttle = throttles.Api;
-    private int _inFlight;
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (await gate.EnterAsync(context) is not { } entry)
         {
-            // Draining: requests in flight finish, new ones go to another instance.
-            context.Response.Headers.RetryAfter = "1";
-            context.Response.Headers.Connection = "close";
-            await OpenAiError.WriteAsync(context, 503, "KeyPool is shutting down: retry on another instance.", OpenAiError.Server, "shutting_down");
-            return;
-        }
-        // Shed load before any work: a request over the cap costs one increment and a small answer.
-        if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
-        {
-            Interlocked.Decrement(ref _inFlight);
-            context.Response.Headers.RetryAfter = "1";
-            await OpenAiError.WriteAsync(context, 503, $"The gateway is handling its limit of {_maxConcurrent} requests at once (KeyPool:Limits:MaxConcurrentRequests): retry shortly.", OpenAiError.Server, "gateway_overloaded");
             return;
         }
         try
         {
-            await AuthorizeAsync(context);
+            await ReadAndServeAsync(context, entry.Caller, entry.Path);
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight);
+            gate.Leave();
         }
     }
 
-    private async Task AuthorizeAsync(HttpContext context)
+    private async Task ReadAndServeAsync(HttpContext context, Caller caller, string path)
     {
-        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
-        {
-            return;
-        }
-        var caller = await auth.AuthenticateClientAsync(context.Request, context.RequestAborted);
-        if (caller is null)
-        {
-            _throttle.Failed(context);
-            await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
-            return;
-        }
-        _throttle.Succeeded(context);
-        switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
-        {
-            case EndpointAllowList.Verdict.InvalidPath:
-                await OpenAiError.WriteAsync(context, 400, "The request path is not valid: no dot segments, backslashes or percent-encoded characters.", OpenAiError.InvalidRequest, "invalid_path");
-                return;
-            case EndpointAllowList.Verdict.NotAllowed:
-                await OpenAiError.WriteAsync(context, 404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}. KeyPool forwards only the endpoints in KeyPool:Upstream:AllowedPaths.", OpenAiError.InvalidRequest, "unknown_url");
-                return;
-        }
         if (context.Request.ContentLength > _maxBody)
         {
             await TooLargeAsync(context);

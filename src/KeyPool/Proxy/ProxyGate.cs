@@ -1,0 +1,85 @@
+using KeyPool.Auth;
+using KeyPool.Configuration;
+using KeyPool.Errors;
+using Microsoft.Extensions.Options;
+
+namespace KeyPool.Proxy;
+
+/// <summary>
+/// The door of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency
+/// cap, throttle failing addresses, authenticate the caller, and let through only a clean, allow-listed path.
+/// Each refusal is written here, in OpenAI's shape.
+/// </summary>
+internal sealed class ProxyGate(
+    CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
+{
+    private readonly int _maxConcurrent = limits.Value.MaxConcurrentRequests;
+    private readonly CallerThrottle _throttle = throttles.Api;
+    private int _inFlight;
+
+    /// <summary>Who is calling and the validated path below <c>/v1</c>.</summary>
+    public readonly record struct Entry(Caller Caller, string Path);
+
+    /// <summary>The entry, or null when the request was refused (answered here). A non-null entry must be followed by <see cref="Leave"/>.</summary>
+    public async ValueTask<Entry?> EnterAsync(HttpContext context)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Draining: requests in flight finish, new ones go to another instance.
+            context.Response.Headers.RetryAfter = "1";
+            context.Response.Headers.Connection = "close";
+            await OpenAiError.WriteAsync(context, 503, "KeyPool is shutting down: retry on another instance.", OpenAiError.Server, "shutting_down");
+            return null;
+        }
+        // Shed load before any work: a request over the cap costs one increment and a small answer.
+        if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
+        {
+            Leave();
+            context.Response.Headers.RetryAfter = "1";
+            await OpenAiError.WriteAsync(context, 503, $"The gateway is handling its limit of {_maxConcurrent} requests at once (KeyPool:Limits:MaxConcurrentRequests): retry shortly.", OpenAiError.Server, "gateway_overloaded");
+            return null;
+        }
+        try
+        {
+            if (await AuthorizeAsync(context) is { } entry)
+            {
+                return entry;
+            }
+        }
+        catch
+        {
+            Leave();
+            throw;
+        }
+        Leave();
+        return null;
+    }
+
+    public void Leave() => Interlocked.Decrement(ref _inFlight);
+
+    private async ValueTask<Entry?> AuthorizeAsync(HttpContext context)
+    {
+        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
+        {
+            return null;
+        }
+        var caller = await auth.AuthenticateClientAsync(context.Request, context.RequestAborted);
+        if (caller is null)
+        {
+            _throttle.Failed(context);
+            await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
+            return null;
+        }
+        _throttle.Succeeded(context);
+        switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
+        {
+            case EndpointAllowList.Verdict.InvalidPath:
+                await OpenAiError.WriteAsync(context, 400, "The request path is not valid: no dot segments, backslashes or percent-encoded characters.", OpenAiError.InvalidRequest, "invalid_path");
+                return null;
+            case EndpointAllowList.Verdict.NotAllowed:
+                await OpenAiError.WriteAsync(context, 404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}. KeyPool forwards only the endpoints in KeyPool:Upstream:AllowedPaths.", OpenAiError.InvalidRequest, "unknown_url");
+                return null;
+        }
+        return new Entry(caller, path);
+    }
+}
