@@ -35,10 +35,13 @@ internal static class PostgresMigrations
     public static async Task<IReadOnlyList<Migration>> MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var setup = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock}); {VersionTable} SELECT pg_advisory_unlock({MigrationLock});", connection))
+        await using (var setupTransaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
         {
-            // CREATE TABLE IF NOT EXISTS can still collide when two sessions create the table at once.
+            // CREATE TABLE IF NOT EXISTS can still collide when two sessions create the table at once: serialise it.
+            // A transaction-scoped lock, so a failed or cancelled setup can never leave the lock held on a pooled connection.
+            await using var setup = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock}); {VersionTable}", connection, setupTransaction) { CommandTimeout = 0 };
             await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await setupTransaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         var applied = new List<Migration>();
         foreach (var migration in All)
