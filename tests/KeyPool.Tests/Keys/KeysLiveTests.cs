@@ -6,6 +6,7 @@ using KeyPool.Tests.Infrastructure;
 namespace KeyPool.Tests.Keys;
 
 /// <summary>Keys added and removed while serving: the keys file, its watcher and the reload endpoint.</summary>
+[Collection(ProcessSignals.Name)]
 public sealed class KeysLiveTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("keypool-keys-").FullName;
@@ -146,7 +147,7 @@ public sealed class KeysLiveTests : IDisposable
         WriteKeys(1, 5);
 
         // The watcher fires on the file system's notice; bounded wait for the reload to finish (it logs last).
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!gateway.LogLines.Any(l => l.Contains("keys reloaded (keys.json changed): added group 5", StringComparison.Ordinal)))
         {
             Assert.True(DateTime.UtcNow < deadline, "the keys file change was not picked up within 15 s");
@@ -170,13 +171,23 @@ public sealed class KeysLiveTests : IDisposable
         }
 
         // The watcher may apply the file first; the signal's own reload is what must show up.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!gateway.LogLines.Any(l => l.StartsWith("API Key Pool: keys reloaded (SIGHUP)", StringComparison.Ordinal)))
         {
-            Assert.True(DateTime.UtcNow < deadline, "SIGHUP did not reload the keys within 15 s");
+            Assert.True(DateTime.UtcNow < deadline, "SIGHUP did not reload the keys within 30 s; last log lines: " + string.Join(" | ", gateway.LogLines.TakeLast(8)));
             await Task.Delay(100);
         }
         Assert.Equal(new[] { 1, 2, 3 }, await GroupsAsync(gateway));
         Assert.Equal(200, (await gateway.ChatAsync("after-hangup")).Status); // still serving
     }
+}
+
+/// <summary>
+/// Tests that signal the whole test process run alone: a SIGHUP reaches every gateway the process hosts, and
+/// gateways starting and stopping in parallel tests change who handles it.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessSignals
+{
+    public const string Name = "Process signals";
 }
