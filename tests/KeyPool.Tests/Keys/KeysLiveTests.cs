@@ -15,6 +15,11 @@ public sealed class KeysLiveTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
+    private const int SigHup = 1;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr RestoreDefault(int signal, IntPtr handler);
+
     // Written whole and renamed into place, as an operator's deploy tool would: a reload never reads half a file.
     private void WriteKeys(params int[] groups)
     {
@@ -159,6 +164,9 @@ public sealed class KeysLiveTests : IDisposable
     [Fact]
     public async Task Sighup_ReloadsTheKeys_AndDoesNotStopTheProcess()
     {
+        // A test run started under nohup inherits SIGHUP ignored, and the runtime then leaves it ignored: give it back
+        // its default disposition so the gateway's handler is installed (a gateway under nohup cannot be reloaded by SIGHUP).
+        _ = RestoreDefault(SigHup, IntPtr.Zero);
         await using var gateway = await StartAsync([1]);
         WriteKeys(1, 2);
         // Let the watcher's own reload (if any) finish first, so the log line below is the signal's.
