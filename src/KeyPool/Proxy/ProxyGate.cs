@@ -57,6 +57,9 @@ internal sealed class ProxyGate(
 
     public void Leave() => Interlocked.Decrement(ref _inFlight);
 
+    /// <summary>Requests inside the gate now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
     private async ValueTask<Entry?> AuthorizeAsync(HttpContext context)
     {
         if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))

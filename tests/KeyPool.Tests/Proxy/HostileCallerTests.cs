@@ -8,6 +8,7 @@ using System.Text.Json;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Tests.Auth;
+using KeyPool.Proxy;
 using KeyPool.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -277,30 +278,20 @@ public sealed class HostileCallerTests
     public async Task ConcurrencyCap_Answers503AtOnce()
     {
         await using var gateway = await GatewayHarness.StartAsync(keyCount: 1, settings: new Dictionary<string, string?> { ["KeyPool:Limits:MaxConcurrentRequests"] = "2" });
-        var sockets = new List<Socket>();
-        try
-        {
-            for (var i = 0; i < 2; i++)
-            {
-                sockets.Add(await StartSlowUploadAsync(gateway, "slow", 100));
-            }
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            (HttpStatusCode Status, string? Code) third;
-            do
-            {
-                third = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "third"));
-            }
-            while (third.Status == HttpStatusCode.OK && DateTime.UtcNow < deadline); // until both slow requests hold their slots
+        gateway.Emulator.Faults.FirstByteDelay = TimeSpan.FromSeconds(30); // two requests that hold their slot
+        using var release = new CancellationTokenSource();
+        var held = Enumerable.Range(0, 2)
+            .Select(i => gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(), $"held-{i}"), release.Token))
+            .ToArray();
+        var gate = gateway.App.Services.GetRequiredService<ProxyGate>();
+        await WaitUntilAsync(() => gate.InFlight == 2);
 
-            Assert.Equal((HttpStatusCode.ServiceUnavailable, "gateway_overloaded"), third);
-        }
-        finally
-        {
-            foreach (var socket in sockets)
-            {
-                socket.Dispose();
-            }
-        }
+        var third = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "third"));
+
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "gateway_overloaded"), third);
+        await release.CancelAsync(); // the held clients leave; the gateway cancels their upstream calls
+        await Task.WhenAll(held.Select(h => h.ContinueWith(_ => { }, TaskScheduler.Default)));
+        await WaitUntilAsync(() => gate.InFlight == 0);
     }
 
     [Fact]
