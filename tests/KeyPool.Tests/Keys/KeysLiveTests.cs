@@ -6,7 +6,7 @@ using KeyPool.Tests.Infrastructure;
 namespace KeyPool.Tests.Keys;
 
 /// <summary>Keys added and removed while serving: the keys file, its watcher and the reload endpoint.</summary>
-[Collection(ProcessSignals.Name)]
+[Collection(RunsAlone.Name)]
 public sealed class KeysLiveTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("keypool-keys-").FullName;
@@ -191,11 +191,11 @@ public sealed class KeysLiveTests : IDisposable
 }
 
 /// <summary>
-/// Tests that signal the whole test process run alone: a SIGHUP reaches every gateway the process hosts, and
-/// gateways starting and stopping in parallel tests change who handles it.
+/// Tests that act on or measure the whole test process run alone in it: a SIGHUP reaches every gateway the
+/// process hosts, and a memory figure would count every parallel test's gateway.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ProcessSignals
+public sealed class RunsAlone
 {
-    public const string Name = "Process signals";
+    public const string Name = "Runs alone in the test process";
 }

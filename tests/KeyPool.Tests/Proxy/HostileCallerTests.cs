@@ -24,7 +24,7 @@ public sealed class HostileCallerTests
         return request;
     }
 
-    private static async Task<(HttpStatusCode Status, string? Code)> SendAsync(GatewayHarness gateway, HttpRequestMessage request)
+    internal static async Task<(HttpStatusCode Status, string? Code)> SendAsync(GatewayHarness gateway, HttpRequestMessage request)
     {
         using (request)
         {
@@ -136,43 +136,6 @@ public sealed class HostileCallerTests
     }
 
     [Fact]
-    public async Task RandomModelNames_NeverReachTheUpstream_AndMemoryStaysFlat()
-    {
-        await using var gateway = await GatewayHarness.StartAsync(keyCount: 2);
-        await WarmUpAsync(gateway, 200);
-        var before = SettledMemory();
-
-        var random = new Random(42);
-        for (var i = 0; i < 20_000; i++)
-        {
-            var model = $"model-{random.NextInt64():x16}";
-            using var response = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(model: model), "eve"));
-            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        }
-
-        var grown = SettledMemory() - before;
-        Assert.DoesNotContain(gateway.ChatServed, s => s.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
-        Assert.True(grown < 10 * 1024 * 1024, $"memory grew by {grown / 1024 / 1024} MB");
-    }
-
-    private static async Task WarmUpAsync(GatewayHarness gateway, int requests)
-    {
-        for (var i = 0; i < requests; i++)
-        {
-            using var response = await gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(model: "warm-up-" + i), "eve"));
-        }
-    }
-
-    // The managed heap after a full collection: what the gateway keeps, not what the collector has not reclaimed yet.
-    private static long SettledMemory()
-    {
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return GC.GetTotalMemory(forceFullCollection: true);
-    }
-
-    [Fact]
     public async Task Forbidden_IsNotADeadKey_TheModelGoesToKeysThatMayUseIt()
     {
         await using var gateway = await GatewayHarness.StartAsync(keyCount: 3);
@@ -232,46 +195,6 @@ public sealed class HostileCallerTests
             Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
             await Task.Delay(20);
         }
-    }
-
-    [Fact]
-    public async Task SlowSendersDeclaring10MB_HoldLittleMemory_AndOthersAreServed()
-    {
-        await using var gateway = await GatewayHarness.StartAsync(keyCount: 2);
-        await WarmUpAsync(gateway, 20);
-        var before = Process.GetCurrentProcess().WorkingSet64;
-        var sockets = new List<Socket>();
-        try
-        {
-            for (var i = 0; i < 200; i++)
-            {
-                sockets.Add(await StartSlowUploadAsync(gateway, $"slow-{i}", 10 * 1024 * 1024));
-            }
-            var (status, _) = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "patient-user"));
-
-            Process.GetCurrentProcess().Refresh();
-            var grown = Process.GetCurrentProcess().WorkingSet64 - before;
-            Assert.Equal(HttpStatusCode.OK, status);
-            Assert.True(grown < 100 * 1024 * 1024, $"RSS grew by {grown / 1024 / 1024} MB with 200 slow 10 MB uploads");
-        }
-        finally
-        {
-            foreach (var socket in sockets)
-            {
-                socket.Dispose();
-            }
-        }
-    }
-
-    /// <summary>A request whose headers promise <paramref name="declared"/> body bytes, of which only the first few are sent.</summary>
-    private static async Task<Socket> StartSlowUploadAsync(GatewayHarness gateway, string user, int declared)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port);
-        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHarness.ClientToken}\r\n"
-            + $"X-KeyPool-User: {user}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{{\"model\":";
-        await socket.SendAsync(Encoding.ASCII.GetBytes(head));
-        return socket;
     }
 
     [Fact]
