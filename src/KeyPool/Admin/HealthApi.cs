@@ -7,6 +7,7 @@ using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
+using KeyPool.Users;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Admin;
@@ -28,6 +29,9 @@ internal static class HealthApi
         [JsonPropertyName("goodput_ratio")] public double? GoodputRatio { get; init; }
 
         [JsonPropertyName("quality")] public RoutingQuality? Quality { get; init; }
+
+        /// <summary>Set when the store could not be read: the user counts shown are the last known, read at this time.</summary>
+        [JsonPropertyName("user_counts_stale_since")] public DateTimeOffset? UserCountsStaleSince { get; init; }
     }
 
     public sealed record KeyGroupStats(
@@ -62,11 +66,12 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, IUserStore users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken, long? targetUsers = null)
+        KeyPoolRouter router, UserCounts users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
-        var userCounts = await users.CountUsersByGroupAsync(cancellationToken);
+        var counted = await users.ReadAsync(cancellationToken);
+        var userCounts = counted.ByGroup;
         var totals = reports.Select(r => usage.Totals(r.Group)).ToArray();
         var allRequests = totals.Sum(t => t.Requests);
         var stats = reports.Zip(totals, (report, total) => new KeyGroupStats(
@@ -107,6 +112,7 @@ internal static class HealthApi
             StickyRatio = quality.StickyRatio,
             GoodputRatio = quality.GoodputRatio,
             Quality = quality,
+            UserCountsStaleSince = counted.Stale ? counted.ReadAt : null,
         };
         var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);
         return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured });

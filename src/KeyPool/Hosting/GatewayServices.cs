@@ -75,6 +75,7 @@ internal static class GatewayServices
 
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
+        services.AddSingleton<UserCounts>();
         services.AddSingleton(sp =>
         {
             var routing = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;

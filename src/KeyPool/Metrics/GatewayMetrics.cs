@@ -3,7 +3,7 @@ using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
-using KeyPool.Core.Users;
+using KeyPool.Users;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -22,7 +22,7 @@ internal sealed class GatewayMetrics : IDisposable
 
     private readonly KeyPoolRouter _router;
     private readonly UsageRecorder _usage;
-    private readonly IUserStore _users;
+    private readonly UserCounts _users;
     private readonly CapacityOptions _capacity;
     private readonly SemaphoreSlim _scrape = new(1, 1);
     private HashSet<int> _keyGroups = [];
@@ -53,7 +53,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge _goodputRatio;
     private readonly Gauge _promisedRetries;
 
-    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, IUserStore users, IOptions<CapacityOptions> capacity, IMeterFactory meters)
+    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters)
     {
         _router = router;
         _usage = usage;
@@ -98,7 +98,7 @@ internal sealed class GatewayMetrics : IDisposable
 
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {
-        var userCounts = await _users.CountUsersByGroupAsync(cancellationToken).ConfigureAwait(false);
+        var userCounts = (await _users.ReadAsync(cancellationToken).ConfigureAwait(false)).ByGroup;
         await _scrape.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -62,8 +62,18 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
+        var usersBefore = await HealthUserCountAsync();
 
         await _server.StopAsync();
+
+        // The health endpoint is needed most while the store is down: it answers with the last known user counts and says so.
+        using (var health = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health")))
+        {
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+            var body = await health.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(JsonValueKind.String, body.GetProperty("pool").GetProperty("user_counts_stale_since").ValueKind);
+            Assert.Equal(usersBefore, body.GetProperty("keyGroupStats").EnumerateArray().Sum(g => g.GetProperty("user_count").GetInt64()));
+        }
 
         using var refused = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
@@ -90,6 +100,15 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
             using var again = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
             return again.StatusCode == HttpStatusCode.Created;
         });
+    }
+
+    private async Task<long> HealthUserCountAsync()
+    {
+        using var health = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health"));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        var body = await health.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(body.GetProperty("pool").TryGetProperty("user_counts_stale_since", out var stale) && stale.ValueKind != JsonValueKind.Null);
+        return body.GetProperty("keyGroupStats").EnumerateArray().Sum(g => g.GetProperty("user_count").GetInt64());
     }
 
     private async Task<T> ScalarAsync<T>(string sql)
