@@ -19,9 +19,12 @@ public sealed class RateWindow
     private readonly Lock _lock = new();
     private readonly long[] _requests = new long[Buckets];
     private readonly long[] _tokens = new long[Buckets];
+    private readonly int[] _overShare = new int[Buckets]; // requests of users over their fair share, per bucket
     private long _second = long.MinValue; // the second of the newest bucket
+    private long _since = long.MinValue;  // the first second of the window's current run (it restarts after a minute idle)
     private long _requestSum;
     private long _tokenSum;
+    private long _overShareSum;
     private long _requestCredit;
     private long _tokenCredit;
     private int _burstRequests;
@@ -47,8 +50,12 @@ public sealed class RateWindow
     /// <summary>How often the upstream's refusals made this window tighten its burst (0: never).</summary>
     public int Tightenings => Volatile.Read(ref _tightenings);
 
-    /// <summary>Reserves one request and <paramref name="tokens"/> tokens at <paramref name="second"/> if both fit.</summary>
-    public bool TryAcquire(long second, long tokens)
+    /// <summary>
+    /// Reserves one request and <paramref name="tokens"/> tokens at <paramref name="second"/> if both fit. For a user
+    /// over their fair share (<paramref name="overShare"/>) only if the others keep what they need: a second's worth of
+    /// budget free now, and over every coming span what the window frees covers the others' recent pace.
+    /// </summary>
+    public bool TryAcquire(long second, long tokens, bool overShare = false)
     {
         lock (_lock)
         {
@@ -64,15 +71,51 @@ public sealed class RateWindow
             {
                 return false;
             }
+            if (overShare && !LeavesEnoughForOthers(second, tokens))
+            {
+                return false;
+            }
             var slot = Slot(second);
             _requests[slot]++;
             _tokens[slot] += tokens;
             _requestSum++;
             _tokenSum += tokens;
             _requestCredit -= Unit;
+            if (overShare)
+            {
+                _overShare[slot]++;
+                _overShareSum++;
+            }
             _tokenCredit -= tokenCost;
             return true;
         }
+    }
+
+    // Under the lock, the request already known to fit. The window frees at second + i what was spent in the bucket
+    // leaving then; the others (everyone not over their share) spent the window's requests less the over-share ones.
+    private bool LeavesEnoughForOthers(long second, long tokens)
+    {
+        var reserve = Limits.RequestsPerSecond;
+        if (_requestCredit < (1 + Math.Min(reserve, _burstRequests - 1)) * Unit
+            || (_tokenSum > 0 && _tokenSum + tokens + Limits.TokensPerSecond > Limits.TokensPerMinute))
+        {
+            return false;
+        }
+        var pace = (double)(_requestSum - _overShareSum) / Math.Clamp(second - _since + 1, 1, Buckets);
+        double covered = Limits.RequestsPerMinute - _requestSum - 1;
+        if (covered < reserve)
+        {
+            return false;
+        }
+        for (var i = 1; i < Buckets; i++)
+        {
+            covered += _requests[Slot(second + i)];
+            if (covered < (pace * i) + reserve)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Replaces a reservation made at <paramref name="second"/> with what the request really cost.</summary>
@@ -254,8 +297,11 @@ public sealed class RateWindow
         {
             Array.Clear(_requests);
             Array.Clear(_tokens);
+            Array.Clear(_overShare);
             _requestSum = 0;
             _tokenSum = 0;
+            _overShareSum = 0;
+            _since = second;
             _requestCredit = _burstRequests * Unit;
             _tokenCredit = _burstTokens * Unit;
         }
@@ -266,8 +312,10 @@ public sealed class RateWindow
                 var slot = Slot(s);
                 _requestSum -= _requests[slot];
                 _tokenSum -= _tokens[slot];
+                _overShareSum -= _overShare[slot];
                 _requests[slot] = 0;
                 _tokens[slot] = 0;
+                _overShare[slot] = 0;
             }
             var elapsed = second - _second;
             _requestCredit = Math.Min(_burstRequests * Unit, _requestCredit + elapsed * Limits.RequestsPerMinute);

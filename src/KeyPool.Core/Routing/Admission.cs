@@ -21,4 +21,5 @@ public readonly record struct Admission(PoolMember Member, RouteReason Reason, R
 /// <param name="Tokens">Tokens to reserve.</param>
 /// <param name="Second">The current Unix second.</param>
 /// <param name="ExcludeGroup">A group not to use (the one that just failed), or 0.</param>
-public readonly record struct SelectionRequest(int UserGroup, int ModelId, long Tokens, long Second, int ExcludeGroup = 0);
+/// <param name="OverShare">The user took more than their fair share lately: admit only where the others keep what they need (<see cref="RateWindow.TryAcquire"/>).</param>
+public readonly record struct SelectionRequest(int UserGroup, int ModelId, long Tokens, long Second, int ExcludeGroup = 0, bool OverShare = false);

@@ -1,6 +1,7 @@
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Capacity;
 using KeyPool.Core.Cluster;
+using KeyPool.Core.Fairness;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 
@@ -9,7 +10,8 @@ namespace KeyPool.Core.Routing;
 /// <summary>
 /// The one holder of the current pool (keys, teams, budgets, health) and the door to it: the
 /// configured policy picks a key and reserves its budget; when no key has budget the request waits
-/// (bounded in time and in number of waiters) for the next second's capacity. The
+/// (bounded in time and in number of waiters) for the next second's capacity, which goes to the waiting
+/// users with least recent usage first (<see cref="Fairness.FairShare"/>). The
 /// <see cref="PoolSnapshot"/> is replaced whole when keys or teams change; a request takes it once
 /// and uses it throughout (user assignment, routing, scrubbing secrets).
 /// </summary>
@@ -25,7 +27,7 @@ public sealed class KeyPoolRouter
     private volatile PoolSnapshot _pool;
     private IReadOnlyDictionary<int, GroupSettings> _groups;
     private IReadOnlyDictionary<int, string> _teams = new Dictionary<int, string>();
-    private int _waiting;
+    private readonly FairQueue _queue;
     private long _rejected;
 
     /// <summary>
@@ -50,6 +52,7 @@ public sealed class KeyPoolRouter
         _groups = groups ?? throw new ArgumentNullException(nameof(groups));
         _shared = shared;
         _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, health, time, shared: shared);
+        _queue = new FairQueue(this, Fairness, options, time);
     }
 
     /// <summary>The policy in use.</summary>
@@ -72,6 +75,12 @@ public sealed class KeyPoolRouter
 
     /// <summary>The slots promised to refused users through <c>Retry-After</c>.</summary>
     public RetryPromises Promises { get; } = new();
+
+    /// <summary>Each user's recent admitted usage: who is over their fair share of a short budget.</summary>
+    public FairShare Fairness { get; } = new();
+
+    /// <summary>Requests waiting for capacity now.</summary>
+    public int Waiting => _queue.Count;
 
     /// <summary>The current Unix second, the unit of every budget.</summary>
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
@@ -167,21 +176,28 @@ public sealed class KeyPoolRouter
 
     /// <summary>
     /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> without waiting; null when no key can
-    /// take it now, or when its turn has not come (refused users hold promised slots: see <see cref="RetryPromises"/>).
-    /// Counts it for stickiness, goodput and demand.
+    /// take it now, or when its turn has not come (refused users hold promised slots: see <see cref="RetryPromises"/>;
+    /// a user over their fair share does not take a budget's last second: see <see cref="FairShare"/>).
+    /// Counts it for stickiness, goodput, demand and the user's recent usage.
     /// </summary>
     public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var request = new SelectionRequest(userGroup, modelId, tokens, Second, excludeGroup);
+        var second = Second;
+        var hash = userId is null ? 0 : FairShare.Hash(userId);
+        var request = new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, userId is not null && Fairness.IsHeavy(hash, second));
         var policy = userGroup == 0 ? _noUser : Policy;
         var admission = userId is not null && Promises.Outstanding > 0
             ? Promises.Admit(pool, policy, request, userId)
             : policy.Select(pool, request);
         if (admission is { } admitted)
         {
-            Stats.Admitted(request.Second, userGroup == 0 || admitted.Member.Group == userGroup);
-            Demand.Record(request.Second, userId, pool);
+            Stats.Admitted(second, userGroup == 0 || admitted.Member.Group == userGroup);
+            Demand.Record(second, userId, pool);
+            if (userId is not null)
+            {
+                Fairness.Record(hash, admitted.Member.Limits, tokens, second);
+            }
         }
         return admission;
     }
@@ -211,12 +227,15 @@ public sealed class KeyPoolRouter
 
     /// <summary>
     /// Seconds a refused user should wait: the slot promised to them in <paramref name="pool"/>
-    /// (<see cref="RetryPromises"/>), else until the soonest budget frees.
+    /// (<see cref="RetryPromises"/>), else until the soonest budget frees. A user over their fair share gets no
+    /// promise: the slots are kept for the others, and they take what is left.
     /// </summary>
     public int RetryAfterSeconds(PoolSnapshot pool, int modelId, string? userId)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        return userId is not null && Promises.Promise(pool, modelId, userId, Second) is { } promised ? promised : RetryAfterSeconds(pool, modelId);
+        return userId is not null && !Fairness.IsHeavy(userId, Second) && Promises.Promise(pool, modelId, userId, Second) is { } promised
+            ? promised
+            : RetryAfterSeconds(pool, modelId);
     }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
@@ -235,52 +254,18 @@ public sealed class KeyPoolRouter
         return Math.Max(1, best);
     }
 
-    private async Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
+    private Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
         // While promised users wait their turn, a newcomer joins the line (a promise) instead of racing them.
-        if (Promises.Outstanding > 0 && userId is not null)
+        if ((Promises.Outstanding > 0 && userId is not null) || _options.MaxQueueWait <= TimeSpan.Zero)
         {
-            return Reject(pool, userGroup);
+            return Task.FromResult(Refuse(pool, userGroup));
         }
-        if (_options.MaxQueueWait <= TimeSpan.Zero || Interlocked.Increment(ref _waiting) > _options.MaxQueueLength)
-        {
-            if (_options.MaxQueueWait > TimeSpan.Zero)
-            {
-                Interlocked.Decrement(ref _waiting);
-            }
-            return Reject(pool, userGroup);
-        }
-        try
-        {
-            var deadline = _time.GetUtcNow() + _options.MaxQueueWait;
-            while (true)
-            {
-                // Budgets free at second boundaries: wake at the next one (or the deadline).
-                var now = _time.GetUtcNow();
-                var nextSecond = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
-                var wake = nextSecond < deadline ? nextSecond : deadline;
-                if (wake <= now)
-                {
-                    return Reject(pool, userGroup);
-                }
-                await Task.Delay(wake - now, _time, cancellationToken).ConfigureAwait(false);
-                if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId) is { } admission)
-                {
-                    return admission;
-                }
-                if (_time.GetUtcNow() >= deadline)
-                {
-                    return Reject(pool, userGroup);
-                }
-            }
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
+        return _queue.WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken);
     }
 
-    private Admission? Reject(PoolSnapshot pool, int userGroup)
+    /// <summary>Counts a request refused for lack of capacity; returns null, the refusal.</summary>
+    internal Admission? Refuse(PoolSnapshot pool, int userGroup)
     {
         Interlocked.Increment(ref _rejected);
         Stats.Refused(Second);

@@ -208,7 +208,7 @@ public sealed class PoolSnapshot
             _shared!.Wake();
             return false;
         }
-        if (!window.TryAcquire(request.Second, request.Tokens))
+        if (!window.TryAcquire(request.Second, request.Tokens, request.OverShare))
         {
             lease?.Untake(request.Second, request.Tokens);
             member.Health.Abandon();

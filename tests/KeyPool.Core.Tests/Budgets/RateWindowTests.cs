@@ -263,4 +263,38 @@ public sealed class RateWindowTests
         Assert.Equal(400 / 4 + 50, TokenEstimate.Reserve(400, 50, options));
         Assert.Equal(400 / 4 + 1024, TokenEstimate.Reserve(400, null, options));
     }
+
+    [Fact]
+    public void TryAcquire_OverShare_LeavesTheLastSecondsWorthToOthers()
+    {
+        var window = Window(rpm: 60, burst: 60); // the whole minute may go at once
+        for (var i = 0; i < 58; i++)
+        {
+            Assert.True(window.TryAcquire(100, 1));
+        }
+
+        Assert.False(window.TryAcquire(100, 1, overShare: true)); // 2 left: taking one would leave less than a second's worth
+        Assert.True(window.TryAcquire(100, 1));
+        Assert.True(window.TryAcquire(100, 1));
+    }
+
+    [Fact]
+    public void TryAcquire_OverShare_KeepsWhatTheOthersNeedUntilTheWindowFrees()
+    {
+        var window = Window(rpm: 60, burst: 60);
+        for (var second = 100; second < 130; second++)
+        {
+            Assert.True(window.TryAcquire(second, 1)); // the others: one a second for 30 s
+        }
+
+        // 30 free, but nothing leaves the window before second 161: the others' pace needs all of it and more.
+        Assert.False(window.TryAcquire(130, 1, overShare: true));
+        Assert.True(window.TryAcquire(130, 1));
+        // When the window frees as fast as the others spend, an over-share user takes what is beyond a second's worth.
+        for (var second = 131; second < 200; second += 2)
+        {
+            Assert.True(window.TryAcquire(second, 1)); // now one every other second
+        }
+        Assert.True(window.TryAcquire(200, 1, overShare: true));
+    }
 }

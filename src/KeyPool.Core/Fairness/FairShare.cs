@@ -1,0 +1,53 @@
+using KeyPool.Core.Budgets;
+
+namespace KeyPool.Core.Fairness;
+
+/// <summary>
+/// Who gets a short budget: users by their recent admitted usage (<see cref="RecentUsage"/>). A user who took more
+/// than <see cref="HeavyMultiple"/> times the average of the users active lately is over their share: a budget lets
+/// them in only while the others keep what they need (a second's worth free now, and what frees later covering the
+/// others' recent pace: <see cref="RateWindow.TryAcquire(long, long, bool)"/>); refused, they get no promised slot;
+/// waiting, they come after everyone else. Nobody else is ever held back, so the heavy user gets what the others
+/// leave and the budget is spent.
+/// </summary>
+public sealed class FairShare
+{
+    /// <summary>A user is heavy above this many times the average recent usage of active users.</summary>
+    public const double HeavyMultiple = 2;
+
+    /// <summary>A single request costs at most this many requests' worth (a huge prompt on a token-bound key).</summary>
+    private const int MaxCost = 1_000;
+
+    private readonly RecentUsage _usage = new();
+
+    /// <summary>The recent usage of every user.</summary>
+    public RecentUsage Usage => _usage;
+
+    /// <summary>The sketch hash of <paramref name="userId"/> (stable for the process).</summary>
+    public static int Hash(string userId)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        return userId.GetHashCode(StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether the user of <paramref name="hash"/> took more than their share lately (see <see cref="HeavyMultiple"/>).</summary>
+    public bool IsHeavy(int hash, long second)
+    {
+        var (perUser, users) = _usage.AverageAt(second);
+        // One user alone is never unfair; below one request per user the average says nothing yet.
+        return users >= 2 && perUser > 0 && _usage.Of(hash, second) > HeavyMultiple * perUser;
+    }
+
+    /// <summary>Whether <paramref name="userId"/> took more than their share lately.</summary>
+    public bool IsHeavy(string userId, long second) => IsHeavy(Hash(userId), second);
+
+    /// <summary>
+    /// Counts a request admitted to a budget of <paramref name="limits"/>: one request, or more when its tokens are a
+    /// larger share of the token budget than one request is of the request budget.
+    /// </summary>
+    public void Record(int hash, BudgetLimits limits, long tokens, long second)
+    {
+        var perRequest = Math.Max(1, limits.TokensPerMinute / Math.Max(1, limits.RequestsPerMinute));
+        _usage.Record(hash, (int)Math.Clamp(tokens / perRequest, 1, MaxCost), second);
+    }
+}
