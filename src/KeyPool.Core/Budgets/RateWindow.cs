@@ -16,6 +16,8 @@ public sealed class RateWindow
     // budget in these units, so the refill is exact integer arithmetic.
     private const long Unit = 60;
 
+    private const int MinPaceSeconds = 10;
+
     private readonly Lock _lock = new();
     private readonly long[] _requests = new long[Buckets];
     private readonly long[] _tokens = new long[Buckets];
@@ -101,7 +103,8 @@ public sealed class RateWindow
         {
             return false;
         }
-        var pace = (double)(_requestSum - _overShareSum) / Math.Clamp(second - _since + 1, 1, Buckets);
+        // The pace over the window's run so far, but over at least 10 s: two requests in a window's first second are no rate.
+        var pace = (double)(_requestSum - _overShareSum) / Math.Clamp(second - _since + 1, MinPaceSeconds, Buckets);
         double covered = Limits.RequestsPerMinute - _requestSum - 1;
         if (covered < reserve)
         {

@@ -4,7 +4,7 @@ namespace KeyPool.Core.Fairness;
 
 /// <summary>
 /// Who gets a short budget: users by their recent admitted usage (<see cref="RecentUsage"/>). A user who took more
-/// than <see cref="HeavyMultiple"/> times the average of the users active lately is over their share: a budget lets
+/// than <see cref="HeavyMultiple"/> times the average of the users active lately (and <see cref="MinHeavyUsage"/>) is over their share: a budget lets
 /// them in only while the others keep what they need (a second's worth free now, and what frees later covering the
 /// others' recent pace: <see cref="RateWindow.TryAcquire(long, long, bool)"/>); refused, they get no promised slot;
 /// waiting, they come after everyone else. Nobody else is ever held back, so the heavy user gets what the others
@@ -14,6 +14,9 @@ public sealed class FairShare
 {
     /// <summary>A user is heavy above this many times the average recent usage of active users.</summary>
     public const double HeavyMultiple = 2;
+
+    /// <summary>Below this recent usage (requests over the last half minute to minute) nobody is over their share: tiny counts are noise.</summary>
+    public const double MinHeavyUsage = 3;
 
     /// <summary>A single request costs at most this many requests' worth (a huge prompt on a token-bound key).</summary>
     private const int MaxCost = 1_000;
@@ -34,8 +37,13 @@ public sealed class FairShare
     public bool IsHeavy(int hash, long second)
     {
         var (perUser, users) = _usage.AverageAt(second);
-        // One user alone is never unfair; below one request per user the average says nothing yet.
-        return users >= 2 && perUser > 0 && _usage.Of(hash, second) > HeavyMultiple * perUser;
+        // One user alone is never unfair, nor one with a handful of requests.
+        if (users < 2 || perUser <= 0)
+        {
+            return false;
+        }
+        var usage = _usage.Of(hash, second);
+        return usage >= MinHeavyUsage && usage > HeavyMultiple * perUser;
     }
 
     /// <summary>Whether <paramref name="userId"/> took more than their share lately.</summary>
