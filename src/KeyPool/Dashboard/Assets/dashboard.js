@@ -1,5 +1,6 @@
-// KeyPool admin dashboard, API Keys tab. Plain JS, no dependencies.
+// KeyPool admin dashboard: the API Keys and Users tabs. Plain JS, no dependencies.
 // The admin token lives in sessionStorage (this tab only) and goes out only as an Authorization header.
+// Everything that comes from the gateway (user ids, tiers, messages) is rendered as text, never as HTML.
 (() => {
   'use strict';
 
@@ -45,7 +46,10 @@
     clearTimeout(timer);
     generation++;
     $('dashboard').hidden = true;
+    $('users-tab').hidden = true;
     $('sign-out').hidden = true;
+    clearUser();
+    $('top-user-rows').replaceChildren();
     $('sign-in').hidden = false;
     clearData();
     const error = $('sign-in-error');
@@ -57,8 +61,32 @@
   function showDashboard() {
     $('sign-in').hidden = true;
     $('sign-in-error').hidden = true;
-    $('dashboard').hidden = false;
     $('sign-out').hidden = false;
+    showTab();
+  }
+
+  // ---- tabs ---------------------------------------------------------------------------------
+
+  const TITLES = { 'api-keys': 'API Keys', users: 'Users' };
+
+  function currentTab() {
+    return location.hash === '#users' ? 'users' : 'api-keys';
+  }
+
+  function showTab() {
+    const tab = currentTab();
+    for (const link of document.querySelectorAll('.tab')) {
+      const active = link.dataset.tab === tab;
+      link.classList.toggle('active', active);
+      if (active) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    document.title = `KeyPool · ${TITLES[tab]}`;
+    if (!sessionStorage.getItem(TOKEN_KEY) || !$('sign-in').hidden) return;
+    $('dashboard').hidden = tab !== 'api-keys';
+    $('users-tab').hidden = tab !== 'users';
+    if (tab === 'users') loadTopUsers();
+    else hideNewKey();
   }
 
   function clearData() {
@@ -102,6 +130,11 @@
     showSignIn('');
   }
 
+  function tokenRefused() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn('The admin token is no longer accepted (it may have changed). Sign in again.');
+  }
+
   // ---- live refresh -------------------------------------------------------------------------
 
   function schedule() {
@@ -125,8 +158,7 @@
     } catch (error) {
       if (mine !== generation) return;
       if (error instanceof WrongTokenError) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        showSignIn('The admin token is no longer accepted (it may have changed). Sign in again.');
+        tokenRefused();
         return;
       }
       // Keep the last figures on screen and say they are stale.
@@ -369,6 +401,349 @@
     svg.replaceChildren(...nodes);
   }
 
+
+  // ---- Users tab ----------------------------------------------------------------------------
+
+  let shownUser = null; // the id on screen, as the gateway spelled it
+
+  // One admin call; answers { ok, status, data } (data: the JSON body, or null). A refused token throws.
+  async function call(method, path, body) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) throw new WrongTokenError();
+    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    if (response.status === 401 || response.status === 403) throw new WrongTokenError();
+    let data = null;
+    if (response.status !== 204) {
+      try {
+        data = await response.json();
+      } catch {
+        data = null; // an empty or non-JSON answer (a route this gateway does not have)
+      }
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function problem(result, what) {
+    const message = result.data && result.data.error && result.data.error.message;
+    if (message) return message;
+    if (result.status === 404 || result.status === 405) return `${what}: this gateway does not offer it (HTTP ${result.status}).`;
+    return `${what} failed (HTTP ${result.status}).`;
+  }
+
+  // Wraps a user action: a refused token signs out, a network failure is said where the action was.
+  async function guarded(action, where) {
+    const mine = generation;
+    try {
+      await action(mine);
+    } catch (error) {
+      if (mine !== generation) return;
+      if (error instanceof WrongTokenError) {
+        tokenRefused();
+        return;
+      }
+      say(where, `Cannot reach the gateway: ${error.message}`, true);
+    }
+  }
+
+  function say(id, message, isError) {
+    const el = $(id);
+    el.textContent = message || '';
+    el.classList.toggle('error', Boolean(isError));
+    el.hidden = !message;
+  }
+
+  const userPath = (id) => `/api/admin/users/${encodeURIComponent(id)}`;
+
+  function lookUp(id, status) {
+    return guarded(async (mine) => {
+      $('user-search-button').disabled = true;
+      try {
+        const [user, keys] = await Promise.all([call('GET', userPath(id)), call('GET', `${userPath(id)}/keys`)]);
+        if (mine !== generation) return;
+        if (!user.ok) {
+          clearUser();
+          say('user-error', problem(user, `Looking up '${id}'`), true);
+          return;
+        }
+        say('user-error', '');
+        if (shownUser !== user.data.id) hideNewKey();
+        shownUser = user.data.id;
+        renderUser(user.data);
+        renderKeys(keys);
+        say('user-action-status', status || '', false);
+        $('user-details').hidden = false;
+      } finally {
+        $('user-search-button').disabled = false;
+      }
+    }, 'user-error');
+  }
+
+  function clearUser() {
+    shownUser = null;
+    hideNewKey();
+    $('user-details').hidden = true;
+    $('gateway-key-rows').replaceChildren();
+    $('usage-chart').replaceChildren();
+    say('user-error', '');
+    say('user-action-status', '');
+  }
+
+  function renderUser(user) {
+    $('user-id').textContent = user.id;
+    $('user-group').textContent = `#${user.apiKeyGroup}`;
+    $('user-tier').textContent = user.tier;
+    $('group-input').value = '';
+    $('group-input').placeholder = String(user.apiKeyGroup);
+    $('tier-input').value = '';
+    $('tier-input').placeholder = user.tier;
+    const usage = user.usage;
+    if (usage && usage.today && usage.last30Days) {
+      $('user-note').textContent = '';
+      showTokens('usage-today', usage.today);
+      showTokens('usage-30d', usage.last30Days);
+      renderUsageChart(usage.days || []);
+    } else {
+      $('user-note').textContent = 'This gateway does not report usage per user.';
+      for (const id of ['usage-today', 'usage-30d']) {
+        $(id).textContent = '–';
+        $(`${id}-detail`).textContent = '';
+      }
+      renderUsageChart([]);
+    }
+  }
+
+  function showTokens(id, counts) {
+    const unit = document.createElement('span');
+    unit.className = 'unit';
+    unit.textContent = ' tokens';
+    $(id).replaceChildren(document.createTextNode(format(counts.totalTokens)), unit);
+    $(`${id}-detail`).textContent =
+      `${format(counts.requests)} requests · ${format(counts.promptTokens)} prompt · ${format(counts.completionTokens)} completion` +
+      (counts.reasoningTokens ? ` · ${format(counts.reasoningTokens)} reasoning` : '') +
+      (counts.cachedTokens ? ` · ${format(counts.cachedTokens)} cached` : '');
+  }
+
+  function renderUsageChart(days) {
+    const svg = $('usage-chart');
+    const { width: W, height: H } = svg.viewBox.baseVal;
+    const left = 48, right = 6, top = 12, bottom = 24;
+    const nodes = [];
+    const max = niceMax(Math.max(1, ...days.map((d) => d.totalTokens)));
+    const y = (v) => top + (H - top - bottom) * (1 - v / max);
+    for (const v of days.length ? [0, max / 2, max] : []) {
+      nodes.push(svgEl('line', { class: 'grid', x1: left, x2: W - right, y1: y(v), y2: y(v) }));
+      nodes.push(svgEl('text', { class: 'axis-label', x: left - 6, y: y(v) + 4, 'text-anchor': 'end' }, compact(v)));
+    }
+    const slot = (W - left - right) / Math.max(1, days.length);
+    const width = Math.max(2, slot * 0.7);
+    days.forEach((d, i) => {
+      const bx = left + i * slot + (slot - width) / 2;
+      const by = y(d.totalTokens);
+      const bar = svgEl('rect', {
+        class: i === days.length - 1 ? 'bar today' : 'bar',
+        x: bx.toFixed(1), y: by.toFixed(1), width: width.toFixed(1), height: Math.max(0, H - bottom - by).toFixed(1),
+        'data-day': d.day, 'data-tokens': d.totalTokens, 'data-requests': d.requests,
+      });
+      bar.append(svgEl('title', {}, `${d.day}: ${format(d.totalTokens)} tokens, ${format(d.requests)} requests`));
+      nodes.push(bar);
+      if (i === 0 || i === days.length - 1 || i === Math.floor((days.length - 1) / 2)) {
+        const anchor = i === 0 ? 'start' : i === days.length - 1 ? 'end' : 'middle';
+        const x = i === 0 ? bx : i === days.length - 1 ? bx + width : bx + width / 2;
+        nodes.push(svgEl('text', { class: 'axis-label', x: x.toFixed(1), y: H - 6, 'text-anchor': anchor }, String(d.day).slice(5)));
+      }
+    });
+    if (days.length === 0) {
+      nodes.push(svgEl('text', { class: 'empty', x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'No usage data'));
+    }
+    svg.replaceChildren(...nodes);
+  }
+
+  function renderKeys(result) {
+    const rows = document.createDocumentFragment();
+    if (!result.ok) {
+      $('issue-key').disabled = true;
+      say('gateway-keys-note', problem(result, 'Gateway keys'), false);
+      $('gateway-key-rows').replaceChildren();
+      return;
+    }
+    $('issue-key').disabled = false;
+    const keys = result.data.keys || [];
+    say('gateway-keys-note', keys.length ? '' : 'No gateway key yet.', false);
+    for (const key of keys) {
+      const tr = document.createElement('tr');
+      tr.dataset.keyId = key.id;
+      tr.className = key.revoked ? 'state-revoked' : 'state-active';
+      const cells = [
+        ["Key", code(key.prefix)],
+        ['Id', code(key.id)],
+        ['Created', timeCell(key.createdAt)],
+        ['State', badge(key.revoked ? 'revoked' : 'active', key.revokedAt ? `revoked ${ago(new Date(key.revokedAt))}` : '')],
+        ['', key.revoked ? text('') : revokeButton(key.id)],
+      ];
+      for (const [label, content] of cells) {
+        const td = document.createElement('td');
+        td.dataset.label = label;
+        td.append(content);
+        tr.append(td);
+      }
+      rows.append(tr);
+    }
+    $('gateway-key-rows').replaceChildren(rows);
+  }
+
+  function badge(state, reason) {
+    const span = document.createElement('span');
+    const b = document.createElement('span');
+    b.className = 'badge';
+    b.textContent = state;
+    span.append(b);
+    if (reason) {
+      const r = document.createElement('span');
+      r.className = 'reason';
+      r.textContent = reason;
+      span.append(r);
+    }
+    return span;
+  }
+
+  function timeCell(value) {
+    const at = new Date(value);
+    const time = document.createElement('time');
+    time.dateTime = value;
+    time.title = at.toLocaleString();
+    time.textContent = at.toLocaleString();
+    return time;
+  }
+
+  // Two clicks revoke a key (the first arms the button): no dialog, and no key revoked by a stray click.
+  function revokeButton(keyId) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'action danger revoke';
+    button.textContent = 'Revoke';
+    button.addEventListener('click', () => {
+      if (button.dataset.armed !== 'true') {
+        button.dataset.armed = 'true';
+        button.textContent = 'Confirm revoke';
+        return;
+      }
+      button.disabled = true;
+      const user = shownUser;
+      guarded(async (mine) => {
+        const result = await call('DELETE', `${userPath(user)}/keys/${encodeURIComponent(keyId)}`);
+        if (mine !== generation) return;
+        if (!result.ok) {
+          button.disabled = false;
+          say('user-action-status', problem(result, 'Revoking the key'), true);
+          return;
+        }
+        await lookUp(user, `Key ${keyId} revoked: it stops working at once.`);
+      }, 'user-action-status');
+    });
+    return button;
+  }
+
+  function issueKey() {
+    const user = shownUser;
+    if (!user) return;
+    $('issue-key').disabled = true;
+    guarded(async (mine) => {
+      try {
+        const result = await call('POST', `${userPath(user)}/keys`);
+        if (mine !== generation) return;
+        if (!result.ok) {
+          say('user-action-status', problem(result, 'Issuing a key'), true);
+          return;
+        }
+        await lookUp(user, `Key ${result.data.id} issued.`);
+        // The secret is shown here once and kept nowhere else: not in storage, not in the list.
+        $('new-key-secret').textContent = result.data.key;
+        $('new-key').hidden = false;
+      } finally {
+        $('issue-key').disabled = false;
+      }
+    }, 'user-action-status');
+  }
+
+  function hideNewKey() {
+    $('new-key-secret').textContent = '';
+    $('new-key').hidden = true;
+  }
+
+  function update(change, done, button) {
+    const user = shownUser;
+    if (!user) return;
+    $(button).disabled = true;
+    guarded(async (mine) => {
+      try {
+        const result = await call('PATCH', userPath(user), change);
+        if (mine !== generation) return;
+        if (!result.ok) {
+          say('user-action-status', problem(result, 'The change'), true);
+          return;
+        }
+        await lookUp(user, done(result.data));
+      } finally {
+        $(button).disabled = false;
+      }
+    }, 'user-action-status');
+  }
+
+  function loadTopUsers() {
+    return guarded(async (mine) => {
+      const result = await call('GET', '/api/admin/users?top=50&by=tokens');
+      if (mine !== generation) return;
+      if (!result.ok || !result.data || !Array.isArray(result.data.users)) {
+        $('top-user-rows').replaceChildren();
+        $('top-users-day').textContent = '';
+        say('top-users-note', result.ok ? 'The gateway answered without a list of users.' : problem(result, 'Top users'), false);
+        return;
+      }
+      const users = result.data.users;
+      $('top-users-day').textContent = result.data.day ? `(${result.data.day}, UTC)` : '';
+      say('top-users-note', users.length ? '' : 'No usage recorded today.', false);
+      const rows = document.createDocumentFragment();
+      users.forEach((u, i) => {
+        const tr = document.createElement('tr');
+        tr.dataset.user = u.id;
+        const open = document.createElement('button');
+        open.type = 'button';
+        open.className = 'link';
+        open.textContent = u.id;
+        open.title = 'Look up this user';
+        open.addEventListener('click', () => {
+          $('user-search').value = u.id;
+          lookUp(u.id);
+        });
+        const cells = [
+          ['#', text(String(i + 1)), 'num'],
+          ['User', open, 'user'],
+          ['Requests', text(format(u.requests)), 'num'],
+          ['Prompt', text(format(u.promptTokens)), 'num'],
+          ['Completion', text(format(u.completionTokens)), 'num'],
+          ['Tokens', text(format(u.totalTokens)), 'num'],
+        ];
+        for (const [label, content, kind] of cells) {
+          const td = document.createElement('td');
+          td.dataset.label = label;
+          td.className = kind;
+          td.append(content);
+          tr.append(td);
+        }
+        rows.append(tr);
+      });
+      $('top-user-rows').replaceChildren(rows);
+    }, 'top-users-note');
+  }
+
   // ---- helpers ------------------------------------------------------------------------------
 
   function svgEl(name, attributes, content) {
@@ -431,6 +806,28 @@
       if (token) signIn(token);
     });
     $('sign-out').addEventListener('click', signOut);
+    window.addEventListener('hashchange', showTab);
+    $('user-search-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const id = $('user-search').value.trim();
+      if (id) lookUp(id);
+    });
+    $('issue-key').addEventListener('click', issueKey);
+    $('new-key-dismiss').addEventListener('click', hideNewKey);
+    $('tier-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const tier = $('tier-input').value.trim();
+      if (tier) update({ tier }, (u) => `Tier changed to ${u && u.tier ? u.tier : tier}.`, 'tier-button');
+    });
+    $('group-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const group = Number($('group-input').value);
+      if (Number.isInteger(group) && group > 0) {
+        update({ apiKeyGroup: group }, (u) => `Moved to key group ${u && u.apiKeyGroup ? u.apiKeyGroup : group}.`, 'group-button');
+      }
+    });
+    $('top-users-refresh').addEventListener('click', loadTopUsers);
+    showTab();
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) {
       signIn(saved);
