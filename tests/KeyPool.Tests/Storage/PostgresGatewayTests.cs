@@ -25,6 +25,7 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
                 ["ConnectionStrings:KeyPool"] = _connectionString,
                 ["KeyPool:Migrate"] = "true",
                 ["KeyPool:Usage:FlushInterval"] = "00:00:00.100",
+                ["KeyPool:Auth:GatewayKeys:Enabled"] = "true",
             });
         }
         catch
@@ -63,8 +64,19 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
         var usersBefore = await HealthUserCountAsync();
+        var usedKey = await IssueGatewayKeyAsync("known");
+        var unusedKey = await IssueGatewayKeyAsync("known");
+        Assert.Equal(HttpStatusCode.OK, await ChatWithKeyAsync(usedKey)); // now in the cache
 
         await _server.StopAsync();
+
+        // A gateway key used before is checked from the cache; one never seen needs the store: a clear 503, not a 500 or a 401.
+        Assert.Equal(HttpStatusCode.OK, await ChatWithKeyAsync(usedKey));
+        using (var firstUse = await _gateway.Http.SendAsync(_gateway.ChatRequest(GatewayHarness.ChatBody(), token: unusedKey)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, firstUse.StatusCode);
+            Assert.Contains("store_unavailable", await firstUse.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         // The health endpoint is needed most while the store is down: it answers with the last known user counts and says so.
         using (var health = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health")))
@@ -100,6 +112,19 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
             using var again = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
             return again.StatusCode == HttpStatusCode.Created;
         });
+    }
+
+    private async Task<string> IssueGatewayKeyAsync(string user)
+    {
+        using var issued = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, $"/api/admin/users/{user}/keys"));
+        Assert.Equal(HttpStatusCode.Created, issued.StatusCode);
+        return (await issued.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+    }
+
+    private async Task<HttpStatusCode> ChatWithKeyAsync(string key)
+    {
+        using var response = await _gateway.Http.SendAsync(_gateway.ChatRequest(GatewayHarness.ChatBody(), token: key));
+        return response.StatusCode;
     }
 
     private async Task<long> HealthUserCountAsync()
