@@ -120,29 +120,53 @@ public sealed class UserUsageRecorder
         await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var batch = Drain();
-            if (batch.Count == 0)
-            {
-                return 0;
-            }
-            try
-            {
-                await store.AddAsync(batch, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                foreach (var row in batch)
-                {
-                    Add(row, capped: false);
-                }
-                throw;
-            }
-            return batch.Count;
+            return await FlushHeldAsync(store, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _flushGate.Release();
         }
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> heaviest users of <paramref name="day"/>, exact: what is pending is flushed
+    /// first (a ranking cannot be patched with pending rows of users the store did not rank).
+    /// </summary>
+    public async Task<IReadOnlyList<UserDayUsage>> TopAsync(IUserUsageStore store, DateOnly day, UserUsageOrder by, int count, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FlushHeldAsync(store, cancellationToken).ConfigureAwait(false);
+            return await store.TopAsync(day, by, count, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
+    }
+
+    private async Task<int> FlushHeldAsync(IUserUsageStore store, CancellationToken cancellationToken)
+    {
+        var batch = Drain();
+        if (batch.Count == 0)
+        {
+            return 0;
+        }
+        try
+        {
+            await store.AddAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var row in batch)
+            {
+                Add(row, capped: false);
+            }
+            throw;
+        }
+        return batch.Count;
     }
 
     private IEnumerable<UserDayUsage> PendingOf(string userId, DateOnly from, DateOnly to)
