@@ -15,6 +15,9 @@ public sealed class UserUsageRecorder
     /// <summary>The default cap on pending (user, day) rows: a day of a 30-key pool (≈ 900,000 users) held through an outage.</summary>
     public const int DefaultMaxPendingRows = 2_000_000;
 
+    /// <summary>Rows per store transaction when a flush has more (see <see cref="FlushAsync"/>).</summary>
+    public const int ChunkRows = 100_000;
+
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<Key, UserUsageCounters> _pending = new();
     // One flush at a time, and reads that add pending rows to stored ones never see a row in flight (taken, not yet committed).
@@ -110,9 +113,9 @@ public sealed class UserUsageRecorder
     }
 
     /// <summary>
-    /// Writes what was recorded since the last flush, in one store transaction. If the store fails, the rows
-    /// are put back (past the cap: they were already held), so nothing is lost and nothing is written twice.
-    /// Returns the rows written.
+    /// Writes what was recorded since the last flush: one store transaction per <see cref="ChunkRows"/> rows (one in
+    /// the steady state). If the store fails, the rows of the failed chunk and after are put back (past the cap: they
+    /// were already held), so nothing is lost and nothing is written twice. Returns the rows written.
     /// </summary>
     public async Task<int> FlushAsync(IUserUsageStore store, CancellationToken cancellationToken)
     {
@@ -150,23 +153,41 @@ public sealed class UserUsageRecorder
     private async Task<int> FlushHeldAsync(IUserUsageStore store, CancellationToken cancellationToken)
     {
         var batch = Drain();
-        if (batch.Count == 0)
+        if (batch.Count <= ChunkRows)
         {
-            return 0;
+            if (batch.Count > 0)
+            {
+                await WriteAsync(store, batch, 0, batch.Count, cancellationToken).ConfigureAwait(false);
+            }
+            return batch.Count;
         }
+        // A backlog (millions of users after an outage) goes in key order and in chunks, each its own transaction:
+        // other writers of the store (sign-ups on SQLite) get a turn between chunks, and each chunk touches a
+        // contiguous key range, so the B-tree's pages are written about once in all.
+        batch.Sort(static (a, b) =>
+            string.CompareOrdinal(a.UserId, b.UserId) is var byUser and not 0 ? byUser : a.Day.CompareTo(b.Day));
+        for (var start = 0; start < batch.Count; start += ChunkRows)
+        {
+            await WriteAsync(store, batch, start, Math.Min(ChunkRows, batch.Count - start), cancellationToken).ConfigureAwait(false);
+        }
+        return batch.Count;
+    }
+
+    /// <summary>Writes rows [start, start + count); if the store fails, they and every later row are put back (earlier chunks are committed).</summary>
+    private async Task WriteAsync(IUserUsageStore store, List<UserDayUsage> batch, int start, int count, CancellationToken cancellationToken)
+    {
         try
         {
-            await store.AddAsync(batch, cancellationToken).ConfigureAwait(false);
+            await store.AddAsync(start == 0 && count == batch.Count ? batch : batch.GetRange(start, count), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            foreach (var row in batch)
+            for (var i = start; i < batch.Count; i++)
             {
-                Add(row, capped: false);
+                Add(batch[i], capped: false);
             }
             throw;
         }
-        return batch.Count;
     }
 
     private IEnumerable<UserDayUsage> PendingOf(string userId, DateOnly from, DateOnly to)

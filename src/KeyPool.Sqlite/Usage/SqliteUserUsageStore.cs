@@ -9,6 +9,8 @@ namespace KeyPool.Sqlite.Usage;
 /// <summary>Usage per user per UTC day in <c>user_usage_daily</c>; days are stored as <c>YYYY-MM-DD</c> text.</summary>
 internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, SemaphoreSlim writeLock)
 {
+    private const int SortAbove = 1_000;
+
     private const string Columns = "user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens";
 
     private const string AddSql =
@@ -31,6 +33,11 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
         {
             return;
         }
+        // Key order turns random B-tree inserts into one sweep over the touched pages: the recorder hands rows
+        // over in hash order, and a backlog of millions would otherwise read and write pages at random.
+        var rows = deltas.Count > SortAbove
+            ? [.. deltas.OrderBy(d => d.UserId, StringComparer.Ordinal).ThenBy(d => d.Day)]
+            : deltas;
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -52,10 +59,13 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
                 command.Parameters.Add("$total", SqliteType.Integer),
             };
             command.Prepare();
-            for (var i = 0; i < deltas.Count; i++)
+            for (var i = 0; i < rows.Count; i++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var delta = deltas[i];
+                if ((i & 0xFFF) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                var delta = rows[i];
                 user.Value = delta.UserId;
                 day.Value = FormatDay(delta.Day);
                 counts[0].Value = delta.Requests;

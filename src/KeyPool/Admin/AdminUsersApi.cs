@@ -1,3 +1,4 @@
+using KeyPool.Core.Storage;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Errors;
@@ -14,8 +15,8 @@ internal static class AdminUsersApi
 
     public sealed record UserResponse(string Id, int ApiKeyGroup, string Tier);
 
-    /// <summary>A user and their usage (issue 13).</summary>
-    public sealed record UserDetailsResponse(string Id, int ApiKeyGroup, string Tier, UserUsageApi.UserUsage Usage);
+    /// <summary>A user and their usage (issue 13); <paramref name="Usage"/> is null while the store is unavailable.</summary>
+    public sealed record UserDetailsResponse(string Id, int ApiKeyGroup, string Tier, UserUsageApi.UserUsage? Usage);
 
     public static RouteGroupBuilder MapAdminUsers(this RouteGroupBuilder admin)
     {
@@ -71,7 +72,15 @@ internal static class AdminUsersApi
         {
             return Error(404, $"No user '{id}'.", OpenAiError.InvalidRequest, "user_not_found");
         }
-        var counted = await UserUsageApi.ReadAsync(user.Id, usage, usageStore, cancellationToken);
+        UserUsageApi.UserUsage? counted = null;
+        try
+        {
+            counted = await UserUsageApi.ReadAsync(user.Id, usage, usageStore, cancellationToken);
+        }
+        catch (StoreUnavailableException)
+        {
+            // A cached user is still looked up while the store is down; their usage is then unknown (null), not partial.
+        }
         return TypedResults.Ok(new UserDetailsResponse(user.Id, user.ApiKeyGroup, user.Tier, counted));
     }
 

@@ -85,6 +85,30 @@ public sealed class UserUsageRecorderTests
     }
 
     [Fact]
+    public async Task FlushAsync_Backlog_WritesInKeyOrderedChunks_AndAFailedChunkAndLaterOnesStayPending()
+    {
+        var recorder = new UserUsageRecorder(_time);
+        var users = UserUsageRecorder.ChunkRows * 2 + 10;
+        for (var i = 0; i < users; i++)
+        {
+            recorder.Record($"u{i:D7}", new UsageSample(1, 200, 1, 0, 0, 0, 1));
+        }
+        var store = new MemoryUserUsageStore { FailAfterBatches = 1 };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => recorder.FlushAsync(store, CancellationToken.None));
+
+        var first = Assert.Single(store.Batches);
+        Assert.Equal(UserUsageRecorder.ChunkRows, first.Count);
+        Assert.Equal(first.OrderBy(r => r.UserId, StringComparer.Ordinal).Select(r => r.UserId), first.Select(r => r.UserId));
+        Assert.Equal(0, recorder.PendingToday(first[^1].UserId).Requests); // committed
+        Assert.Equal(1, recorder.PendingToday($"u{users - 1:D7}").Requests); // put back
+        store.FailAfterBatches = null;
+        await recorder.FlushAsync(store, CancellationToken.None);
+        Assert.Equal(users, store.Rows.Count);
+        Assert.Equal(users, store.Rows.Values.Sum(r => r.Requests));
+    }
+
+    [Fact]
     public async Task Record_TableFull_DropsNewUsersOnly_AndAFailedFlushPutsEverythingBack()
     {
         var recorder = new UserUsageRecorder(_time, maxPendingRows: 2);
@@ -160,12 +184,18 @@ public sealed class UserUsageRecorderTests
 
         public bool Down { get; set; }
 
+        /// <summary>Fail every call after this many successful ones.</summary>
+        public int? FailAfterBatches { get; set; }
+
+        public List<IReadOnlyList<UserDayUsage>> Batches { get; } = [];
+
         public Task AddAsync(IReadOnlyList<UserDayUsage> deltas, CancellationToken cancellationToken)
         {
-            if (Down)
+            if (Down || Batches.Count >= FailAfterBatches)
             {
                 throw new InvalidOperationException("store down");
             }
+            Batches.Add([.. deltas]);
             foreach (var delta in deltas)
             {
                 Rows[(delta.UserId, delta.Day)] = Rows.TryGetValue((delta.UserId, delta.Day), out var row) ? UserUsageSums.Add(row, delta) : delta;
