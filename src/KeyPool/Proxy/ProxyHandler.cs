@@ -161,7 +161,7 @@ internal sealed class ProxyHandler(
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
             var result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
             var verdict = outcomes.Complete(admission, result.Outcome);
-            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout);
+            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
                 return; // answered, or a stream that failed midway already told the client
