@@ -191,6 +191,15 @@ public sealed class RateWindow
         }
     }
 
+    /// <summary>
+    /// Whether less than half of the minute's requests or tokens, or of the burst, is free: a hint read without the
+    /// lock (a value not yet advanced to the current second only overstates what is spent).
+    /// </summary>
+    public bool IsShort() =>
+        Volatile.Read(ref _requestSum) * 2 > Limits.RequestsPerMinute
+        || Volatile.Read(ref _tokenSum) > Limits.TokensPerMinute / 2
+        || Volatile.Read(ref _requestCredit) < Volatile.Read(ref _burstRequests) * (Unit / 2);
+
     /// <summary>Requests and tokens counted in the window at <paramref name="second"/>.</summary>
     public (long Requests, long Tokens) Used(long second)
     {

@@ -8,7 +8,8 @@ namespace KeyPool.Core.Fairness;
 /// them in only while the others keep what they need (a second's worth free now, and what frees later covering the
 /// others' recent pace: <see cref="RateWindow.TryAcquire(long, long, bool)"/>); refused, they get no promised slot;
 /// waiting, they come after everyone else. Nobody else is ever held back, so the heavy user gets what the others
-/// leave and the budget is spent.
+/// leave and the budget is spent. Only admissions to a short budget (<see cref="RateWindow.IsShort"/>) are counted and
+/// checked: users of keys with room cost nothing and are not compared with anyone.
 /// </summary>
 public sealed class FairShare
 {

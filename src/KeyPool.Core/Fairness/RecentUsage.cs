@@ -3,10 +3,11 @@ namespace KeyPool.Core.Fairness;
 /// <summary>
 /// What each user was admitted over the last half minute to minute, in a fixed-size count-min sketch: two rows of
 /// <see cref="Width"/> counters per <see cref="EpochSeconds"/>-second epoch, the current epoch and the one before
-/// (weighted by how much of it still lies in the last <see cref="EpochSeconds"/>). Memory is 256 KB whatever the
-/// number of users, and recording allocates nothing and takes no lock (two interlocked adds); a user can only be
-/// over-counted (by sharing both counters with others), never under-counted. The average per active user is
-/// computed at most once a second, by a scan of the sketch (distinct users by linear counting).
+/// (weighted by how much of it still lies in the last <see cref="EpochSeconds"/>). Memory is 2 MB whatever the
+/// number of users, and recording allocates nothing and takes no lock (two interlocked adds). A user sharing both
+/// counters with others is over-counted: the average load of a counter is taken off (count-mean-min), so tens of
+/// thousands of active users still read about their own usage. The average per active user, and that load, are
+/// computed at most once a second by a scan of the sketch (distinct users by linear counting).
 /// </summary>
 public sealed class RecentUsage
 {
@@ -14,14 +15,14 @@ public sealed class RecentUsage
     public const int EpochSeconds = 30;
 
     /// <summary>Counters per row (a power of two).</summary>
-    public const int Width = 1 << 14;
+    public const int Width = 1 << 17;
 
     private const int Mask = Width - 1;
 
     private readonly Lock _lock = new();
     private volatile Epoch _current = new(long.MinValue);
     private volatile Epoch _previous = new(long.MinValue);
-    private volatile Average _average = new(long.MinValue, 0, 0);
+    private volatile Average _average = new(long.MinValue, 0, 0, 0);
 
     /// <summary>Adds <paramref name="cost"/> to the user of <paramref name="hash"/> at <paramref name="second"/>.</summary>
     public void Record(int hash, int cost, long second)
@@ -31,15 +32,16 @@ public sealed class RecentUsage
         Interlocked.Add(ref epoch.Row1[Mix(hash) & Mask], cost);
     }
 
-    /// <summary>The usage of the user of <paramref name="hash"/> over the last half minute to minute.</summary>
+    /// <summary>The usage of the user of <paramref name="hash"/> over the last half minute to minute (estimated: see the class).</summary>
     public double Of(int hash, long second)
     {
-        var current = EpochAt(second);
+        var noise = Averages(second).Noise;
+        var current = _current;
         var previous = _previous;
         var weight = PreviousWeight(current, previous, second);
         var row0 = Volatile.Read(ref current.Row0[hash & Mask]) + (weight * Volatile.Read(ref previous.Row0[hash & Mask]));
         var row1 = Volatile.Read(ref current.Row1[Mix(hash) & Mask]) + (weight * Volatile.Read(ref previous.Row1[Mix(hash) & Mask]));
-        return Math.Min(row0, row1);
+        return Math.Max(0, Math.Min(row0, row1) - noise);
     }
 
     /// <summary>
@@ -48,10 +50,16 @@ public sealed class RecentUsage
     /// </summary>
     public (double PerUser, double Users) AverageAt(long second)
     {
+        var average = Averages(second);
+        return (average.PerUser, average.Users);
+    }
+
+    private Average Averages(long second)
+    {
         var average = _average;
         if (average.Second == second)
         {
-            return (average.PerUser, average.Users);
+            return average;
         }
         var current = EpochAt(second);
         lock (_lock)
@@ -65,9 +73,11 @@ public sealed class RecentUsage
                 // Most active users are active in both epochs: the larger count stands for both.
                 var users = Math.Max(currentUsers, previousUsers);
                 var total = currentTotal + (weight * previousTotal);
-                _average = new Average(second, users > 0 ? total / users : 0, users);
+                // What a counter holds of other users, on average: a user's own count is what exceeds it.
+                var noise = users > 1 ? total * (users - 1) / users / Width : 0;
+                _average = new Average(second, users > 0 ? total / users : 0, users, noise);
             }
-            return (_average.PerUser, _average.Users);
+            return _average;
         }
     }
 
@@ -127,7 +137,7 @@ public sealed class RecentUsage
     }
 
     // A second index from the same hash (a multiplicative mix), so two users rarely share both counters.
-    private static int Mix(int hash) => (int)(((uint)hash * 0x9E3779B1u) >> 18);
+    private static int Mix(int hash) => (int)(((uint)hash * 0x9E3779B1u) >> (32 - 17));
 
     private sealed class Epoch(long number)
     {
@@ -136,5 +146,5 @@ public sealed class RecentUsage
         public long Number = number;
     }
 
-    private sealed record Average(long Second, double PerUser, double Users);
+    private sealed record Average(long Second, double PerUser, double Users, double Noise);
 }

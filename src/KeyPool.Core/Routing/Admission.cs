@@ -1,5 +1,6 @@
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Cluster;
+using KeyPool.Core.Fairness;
 
 namespace KeyPool.Core.Routing;
 
@@ -21,5 +22,7 @@ public readonly record struct Admission(PoolMember Member, RouteReason Reason, R
 /// <param name="Tokens">Tokens to reserve.</param>
 /// <param name="Second">The current Unix second.</param>
 /// <param name="ExcludeGroup">A group not to use (the one that just failed), or 0.</param>
-/// <param name="OverShare">The user took more than their fair share lately: admit only where the others keep what they need (<see cref="RateWindow.TryAcquire"/>).</param>
-public readonly record struct SelectionRequest(int UserGroup, int ModelId, long Tokens, long Second, int ExcludeGroup = 0, bool OverShare = false);
+/// <param name="Fairness">The users' recent usage, or null for a request of no user: where a budget is short, a user over their
+/// fair share is admitted only if the others keep what they need (<see cref="RateWindow.TryAcquire"/>).</param>
+/// <param name="UserHash">The user's <see cref="FairShare.Hash"/>.</param>
+public readonly record struct SelectionRequest(int UserGroup, int ModelId, long Tokens, long Second, int ExcludeGroup = 0, FairShare? Fairness = null, int UserHash = 0);

@@ -184,8 +184,9 @@ public sealed class KeyPoolRouter
     {
         ArgumentNullException.ThrowIfNull(pool);
         var second = Second;
-        var hash = userId is null ? 0 : FairShare.Hash(userId);
-        var request = new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, userId is not null && Fairness.IsHeavy(hash, second));
+        var request = userId is null
+            ? new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup)
+            : new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, Fairness, FairShare.Hash(userId));
         var policy = userGroup == 0 ? _noUser : Policy;
         var admission = userId is not null && Promises.Outstanding > 0
             ? Promises.Admit(pool, policy, request, userId)
@@ -194,10 +195,6 @@ public sealed class KeyPoolRouter
         {
             Stats.Admitted(second, userGroup == 0 || admitted.Member.Group == userGroup);
             Demand.Record(second, userId, pool);
-            if (userId is not null)
-            {
-                Fairness.Record(hash, admitted.Member.Limits, tokens, second);
-            }
         }
         return admission;
     }

@@ -201,6 +201,9 @@ public sealed class PoolSnapshot
             return false;
         }
         var window = Window(member, request.ModelId);
+        // Fair share costs nothing while a budget has room: only a short one asks who the user is and counts them.
+        var fairness = request.Fairness is { } fair && window.IsShort() ? fair : null;
+        var overShare = fairness is not null && fairness.IsHeavy(request.UserHash, request.Second);
         var lease = _shared?.For(this, member, request.ModelId);
         if (lease is not null && !lease.TryTake(request.Second, request.Tokens))
         {
@@ -208,7 +211,7 @@ public sealed class PoolSnapshot
             _shared!.Wake();
             return false;
         }
-        if (!window.TryAcquire(request.Second, request.Tokens, request.OverShare))
+        if (!window.TryAcquire(request.Second, request.Tokens, overShare))
         {
             lease?.Untake(request.Second, request.Tokens);
             member.Health.Abandon();
@@ -218,6 +221,7 @@ public sealed class PoolSnapshot
         {
             member.CountSpillIn();
         }
+        fairness?.Record(request.UserHash, member.Limits, request.Tokens, request.Second);
         admission = new Admission(member, reason, window, request.Second, request.Tokens, request.ModelId, lease);
         return true;
     }

@@ -9,8 +9,8 @@ namespace KeyPool.Core.Tests.Fairness;
 
 /// <summary>
 /// One user sending 10× the rate of 20 others on one saturated key, simulated for ten minutes on a fake clock:
-/// the 20 get what they ask, the heavy user what is left, and the key's budget is spent. (First come, first
-/// served, the same arrivals gave the 20 81% of what they asked, the least served of them 56%.)
+/// the 20 get at least 95% of what they ask (each at least 90%), the heavy user what is left, and the key's budget is
+/// spent. (First come, first served, the same arrivals gave the 20 81% of what they asked, the least served 56%.)
 /// </summary>
 public sealed class FairShareTests(ITestOutputHelper output)
 {
@@ -228,7 +228,7 @@ public sealed class FairShareTests(ITestOutputHelper output)
         var (lightAsked, lightAdmitted) = Lights(counts);
         var heavy = counts[Heavy];
         Assert.True(lightAdmitted >= 0.95 * lightAsked, $"light users got {lightAdmitted} of {lightAsked}");
-        Assert.All(counts.Where(c => c.Key != Heavy), c => Assert.True(c.Value.Admitted >= c.Value.Asked - 1, $"{c.Key} got {c.Value.Admitted} of {c.Value.Asked}"));
+        Assert.All(counts.Where(c => c.Key != Heavy), c => Assert.True(c.Value.Admitted >= 0.9 * c.Value.Asked, $"{c.Key} got {c.Value.Admitted} of {c.Value.Asked}"));
         Assert.True(heavy.Admitted < heavy.Asked);
         // Nothing wasted: the heavy user gets what the others leave, short of one second's budget kept back.
         Assert.True(lightAdmitted + heavy.Admitted >= 0.97 * capacity, $"{lightAdmitted + heavy.Admitted} admitted of a capacity of {capacity}");

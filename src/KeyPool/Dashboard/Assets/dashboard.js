@@ -511,7 +511,8 @@
       showTokens('usage-30d', usage.last30Days);
       renderUsageChart(usage.days || []);
     } else {
-      $('user-note').textContent = 'This gateway does not report usage per user.';
+      // null while the gateway's store is unavailable (or from a gateway without usage per user): unknown, not zero.
+      $('user-note').textContent = 'Usage is unavailable right now (the store may be down).';
       for (const id of ['usage-today', 'usage-30d']) {
         $(id).textContent = '–';
         $(`${id}-detail`).textContent = '';
