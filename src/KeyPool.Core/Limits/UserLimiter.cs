@@ -257,7 +257,9 @@ public sealed class UserLimiter
         new(default, kind, limit, (int)Math.Clamp((waitTicks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond, 1, int.MaxValue));
 
     // The time one unit of a limit of `limit` a minute takes to refill: tokens × 60 s / limit, in ticks, without overflow.
-    private static long Cost(long units, long limit) => (long)Int128.Min((Int128)units * Minute / limit, long.MaxValue / 4);
+    private static long Cost(long units, long limit) => units <= long.MaxValue / Minute
+        ? units * Minute / limit // the common case: Int128 division is a software routine
+        : (long)Int128.Min((Int128)units * Minute / limit, long.MaxValue / 4);
 
     private static long? Share(long? limit, int instances) => limit is { } value ? (value + instances - 1) / instances : null;
 
