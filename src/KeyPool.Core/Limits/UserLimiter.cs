@@ -14,7 +14,9 @@ namespace KeyPool.Core.Limits;
 /// request. Counters idle for <see cref="IdleAfter"/> (buckets full again, nothing in flight) are dropped by a sweep
 /// off the request path; the day total comes back from the store when the user returns (<c>dailyTokens</c>). At the
 /// hard cap the least recently active counters are dropped too, down to 90 % of it: those users start afresh — their
-/// minute buckets full, their day total read again from the store — which is the price of bounded memory.
+/// minute buckets full, their day total read again from the store — which is the price of bounded memory. A new
+/// counter's first request is let through on the in-memory count before the stored day total arrives, so users
+/// refused for the day keep their counter until midnight rather than get one more request after each idle spell.
 /// Without a store to read day totals from, a counter holding a day total is kept until the day ends (still within the cap).
 /// </remarks>
 public sealed class UserLimiter
@@ -144,7 +146,9 @@ public sealed class UserLimiter
             {
                 lock (counter)
                 {
-                    var keepsDayTotal = _dailyTokens is null && counter.Day == today && counter.DayTokens > 0;
+                    // A user refused for the day stays counted until midnight: dropped, their next counter would let one
+                    // request through before its day total arrives from the store, again after every idle spell.
+                    var keepsDayTotal = counter.Day == today && (counter.DayRefused || (_dailyTokens is null && counter.DayTokens > 0));
                     if (counter.LastActive > idleBefore || counter.InFlight > 0 || counter.RequestTat > now || counter.TokenTat > now || keepsDayTotal)
                     {
                         continue;
@@ -197,6 +201,7 @@ public sealed class UserLimiter
             counter.Day = day;
             counter.DayTokens = 0;
             counter.Seed = 0;
+            counter.DayRefused = false;
             if (counter.SeedState == SeedState.Reading)
             {
                 counter.SeedState = SeedState.Done; // yesterday's read: ignored when it lands
@@ -230,6 +235,7 @@ public sealed class UserLimiter
             var used = counter.DayTokens + (counter.Seed / instances);
             if (used + tokens > dayLimit && used > 0)
             {
+                counter.DayRefused = true;
                 return Refused(UserLimitKind.TokensPerDay, limits.TokensPerDay!.Value, ((day + 1) * TimeSpan.TicksPerDay) - now);
             }
             counter.DayTokens += tokens;
@@ -395,6 +401,7 @@ public sealed class UserLimiter
         public int Day;
         public int InFlight;
         public SeedState SeedState;
+        public bool DayRefused;
         public bool Evicted;
     }
 }

@@ -247,6 +247,22 @@ public sealed class UserLimiterTests
     }
 
     [Fact]
+    public void Sweep_UserRefusedForTheDay_KeepsTheCounterUntilMidnight()
+    {
+        var limiter = Limiter(dailyTokens: (_, _, _) => Task.FromResult(0L));
+        var limits = new UserLimits(TokensPerDay: 1_000);
+        limiter.TryAcquire("spent", limits, 500).Reservation.Settle(1_000);
+        limiter.TryAcquire("quiet", limits, 500).Reservation.Settle(500);
+        Assert.False(limiter.TryAcquire("spent", limits, 10).Admitted);
+        _time.Advance(TimeSpan.FromHours(1));
+
+        Assert.Equal(1, limiter.Sweep()); // "quiet" will be read from the store when back; "spent" stays
+        Assert.False(limiter.TryAcquire("spent", limits, 10).Admitted);
+        _time.Advance(TimeSpan.FromHours(11));
+        Assert.True(limiter.TryAcquire("spent", limits, 10).Admitted);
+    }
+
+    [Fact]
     public async Task TryAcquire_ManyThreads_NeverAdmitMoreThanTheLimit()
     {
         var limiter = Limiter();
