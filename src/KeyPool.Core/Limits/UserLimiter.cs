@@ -40,6 +40,7 @@ public sealed class UserLimiter
     private int _sweepQueued;
     private long _nextSweep;
     private long _seedFailures;
+    private readonly long[] _refused = new long[4];
 
     /// <summary>Creates a limiter holding at most about <paramref name="capacity"/> counters.</summary>
     /// <param name="capacity">The hard cap of counters (at least 2).</param>
@@ -60,6 +61,9 @@ public sealed class UserLimiter
 
     /// <summary>Counters held now.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Requests refused so far by <paramref name="limit"/>.</summary>
+    public long Refused(UserLimitKind limit) => Interlocked.Read(ref _refused[(int)limit]);
 
     /// <summary>Day totals being read from the store now.</summary>
     public int SeedsInFlight => _maxSeeds - _seeds.CurrentCount;
@@ -116,7 +120,11 @@ public sealed class UserLimiter
                         seed = true;
                     }
                 }
-                if (decision.Admitted)
+                if (!decision.Admitted)
+                {
+                    Interlocked.Increment(ref _refused[(int)decision.Exceeded]);
+                }
+                else
                 {
                     counter.InFlight++;
                     decision = decision with { Reservation = new UserReservation(this, counter, tokens, tpm ?? 0, tpd is null ? -1 : day) };

@@ -41,6 +41,8 @@ public sealed class TierLimitsTests : IAsyncLifetime
         Assert.Equal(served, _gateway.ChatServed.Count); // the upstream never saw it
         Assert.Equal(budgets, await KeyBudgetsAsync()); // nor did any key's budget
         Assert.Equal(200, (await _gateway.ChatAsync("someone-else")).Status); // limits are per user
+        var metrics = await _gateway.Http.GetStringAsync("/metrics");
+        Assert.Contains("keypool_user_limit_rejections_total{limit=\"requests_per_minute\"} 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
