@@ -16,12 +16,13 @@ namespace KeyPool.Postgres;
 /// by any number of KeyPool instances. Errors that mean the database cannot be reached surface as
 /// <see cref="StoreUnavailableException"/>.
 /// </summary>
-public sealed class PostgresStore : IUserStore, IUsageStore, IUserRebalancer, IUsableGroupStore, IAsyncDisposable
+public sealed class PostgresStore : IUserStore, IUsageStore, IUserUsageStore, IUserRebalancer, IUsableGroupStore, IAsyncDisposable
 {
     private readonly PostgresDatabase _database;
     private readonly bool _migrate;
     private readonly PostgresUserStore _users;
     private readonly PostgresUsageStore _usage;
+    private readonly PostgresUserUsageStore _userUsage;
     private readonly PostgresRebalancer _rebalancer;
     private readonly TimeProvider _time;
 
@@ -38,6 +39,7 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserRebalancer, IU
         _time = timeProvider;
         _users = new PostgresUserStore(_database, timeProvider);
         _usage = new PostgresUsageStore(_database, timeProvider);
+        _userUsage = new PostgresUserUsageStore(_database);
         _rebalancer = new PostgresRebalancer(_database);
     }
 
@@ -134,6 +136,24 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserRebalancer, IU
     /// <inheritdoc />
     public Task<IReadOnlyList<KeyGroupUsage>> ReadAllAsync(CancellationToken cancellationToken) =>
         _usage.ReadAllAsync(cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Above a few thousand rows, by binary <c>COPY</c> into a temporary table and one upsert.</remarks>
+    public Task AddAsync(IReadOnlyList<UserDayUsage> deltas, CancellationToken cancellationToken) =>
+        _userUsage.AddAsync(deltas, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<UserDayUsage>> ReadUserAsync(string userId, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+        _userUsage.ReadUserAsync(userId, from, to, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<UserDayUsage>> TopAsync(DateOnly day, UserUsageOrder by, int count, CancellationToken cancellationToken) =>
+        _userUsage.TopAsync(day, by, count, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Heaviest (most tokens) first.</remarks>
+    public IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken) =>
+        _userUsage.ExportDayAsync(day, cancellationToken);
 
     /// <inheritdoc />
     public Task SetUsableGroupsAsync(IReadOnlyCollection<int> groups, CancellationToken cancellationToken)

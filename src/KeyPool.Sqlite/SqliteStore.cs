@@ -11,7 +11,7 @@ namespace KeyPool.Sqlite;
 /// The embedded store: users, their key groups and usage totals in one SQLite file (WAL mode).
 /// Safe to share within a process and to open from several processes on the same file.
 /// </summary>
-public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsyncDisposable
+public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUserRebalancer, IAsyncDisposable
 {
     private readonly SqliteConnectionFactory _connections;
 
@@ -20,6 +20,7 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsy
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteUserStore _users;
     private readonly SqliteUsageStore _usage;
+    private readonly SqliteUserUsageStore _userUsage;
     private readonly SqliteRebalancer _rebalancer;
 
     /// <summary>Creates a store on a database; call <see cref="InitializeAsync"/> before use.</summary>
@@ -32,6 +33,7 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsy
         _connections = new SqliteConnectionFactory(connectionString);
         _users = new SqliteUserStore(_connections, _writeLock, timeProvider);
         _usage = new SqliteUsageStore(_connections, _writeLock, timeProvider);
+        _userUsage = new SqliteUserUsageStore(_connections, _writeLock);
         _rebalancer = new SqliteRebalancer(_connections, _writeLock);
     }
 
@@ -89,6 +91,23 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserRebalancer, IAsy
     /// <inheritdoc />
     public Task<IReadOnlyList<KeyGroupUsage>> ReadAllAsync(CancellationToken cancellationToken) =>
         SqliteErrors.GuardAsync(() => _usage.ReadAllAsync(cancellationToken));
+
+    /// <inheritdoc />
+    public Task AddAsync(IReadOnlyList<UserDayUsage> deltas, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => _userUsage.AddAsync(deltas, cancellationToken));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<UserDayUsage>> ReadUserAsync(string userId, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => _userUsage.ReadUserAsync(userId, from, to, cancellationToken));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<UserDayUsage>> TopAsync(DateOnly day, UserUsageOrder by, int count, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => _userUsage.TopAsync(day, by, count, cancellationToken));
+
+    /// <inheritdoc />
+    /// <remarks>Heaviest (most tokens) first.</remarks>
+    public IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken) =>
+        _userUsage.ExportDayAsync(day, cancellationToken);
 
     /// <summary>Releases this database's idle pooled connections, so its files can be deleted or moved.</summary>
     public ValueTask DisposeAsync()

@@ -40,6 +40,24 @@ internal static class SqliteSchema
             updated_at        TEXT    NOT NULL
         );
         """,
+        // Issue 13: usage per user per UTC day ('YYYY-MM-DD'). The (day, …) indexes answer the top users and
+        // the export of a day without a scan of every day's rows.
+        """
+        CREATE TABLE IF NOT EXISTS user_usage_daily (
+            user_id           TEXT    NOT NULL,
+            day               TEXT    NOT NULL,
+            requests          INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens  INTEGER NOT NULL DEFAULT 0,
+            cached_tokens     INTEGER NOT NULL DEFAULT 0,
+            total_tokens      INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, day)
+        ) WITHOUT ROWID;
+
+        CREATE INDEX IF NOT EXISTS user_usage_daily_by_tokens ON user_usage_daily (day, total_tokens DESC);
+        CREATE INDEX IF NOT EXISTS user_usage_daily_by_requests ON user_usage_daily (day, requests DESC);
+        """,
     ];
 
     public static int CurrentVersion => Migrations.Length;

@@ -1,4 +1,6 @@
 using KeyPool.Core.Cluster;
+using KeyPool.Core.Storage;
+using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Errors;
 using KeyPool.Hosting;
@@ -17,11 +19,15 @@ internal static class AdminUsersApi
 
     public sealed record UserResponse(string Id, int ApiKeyGroup, string Tier);
 
+    /// <summary>A user and their usage (issue 13); <paramref name="Usage"/> is null while the store is unavailable.</summary>
+    public sealed record UserDetailsResponse(string Id, int ApiKeyGroup, string Tier, UserUsageApi.UserUsage? Usage);
+
     public static RouteGroupBuilder MapAdminUsers(this RouteGroupBuilder admin)
     {
         admin.MapPost("/users", CreateAsync);
         admin.MapGet("/users/{id}", GetAsync);
         admin.MapPatch("/users/{id}", UpdateAsync);
+        admin.MapAdminUserUsage();
         return admin;
     }
 
@@ -64,10 +70,24 @@ internal static class AdminUsersApi
         return TypedResults.Created($"/api/admin/users/{Uri.EscapeDataString(assignment.User.Id)}", ToResponse(assignment.User));
     }
 
-    private static async Task<IResult> GetAsync(string id, UserResolver users, CancellationToken cancellationToken) =>
-        await users.FindAsync(id, cancellationToken) is { } user
-            ? TypedResults.Ok(ToResponse(user))
-            : Error(404, $"No user '{id}'.", OpenAiError.InvalidRequest, "user_not_found");
+    private static async Task<IResult> GetAsync(
+        string id, UserResolver users, UserUsageRecorder usage, IUserUsageStore usageStore, CancellationToken cancellationToken)
+    {
+        if (await users.FindAsync(id, cancellationToken) is not { } user)
+        {
+            return Error(404, $"No user '{id}'.", OpenAiError.InvalidRequest, "user_not_found");
+        }
+        UserUsageApi.UserUsage? counted = null;
+        try
+        {
+            counted = await UserUsageApi.ReadAsync(user.Id, usage, usageStore, cancellationToken);
+        }
+        catch (StoreUnavailableException)
+        {
+            // A cached user is still looked up while the store is down; their usage is then unknown (null), not partial.
+        }
+        return TypedResults.Ok(new UserDetailsResponse(user.Id, user.ApiKeyGroup, user.Tier, counted));
+    }
 
     /// <summary>
     /// <c>{"tier":"pro"}</c> and/or <c>{"apiKeyGroup":7}</c>: stored, applied here at once (the user's limits follow their

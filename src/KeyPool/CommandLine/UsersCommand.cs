@@ -4,7 +4,10 @@ using Spectre.Console;
 
 namespace KeyPool.CommandLine;
 
-/// <summary><c>keypool users import FILE</c>: give existing users key groups round-robin, in file order (PostgreSQL: binary COPY).</summary>
+/// <summary>
+/// <c>keypool users import FILE</c>: give existing users key groups round-robin, in file order (PostgreSQL: binary COPY);
+/// <c>keypool users export --day D</c>: <see cref="UsageExportCommand"/>.
+/// </summary>
 internal static class UsersCommand
 {
     public static Command Create()
@@ -57,6 +60,7 @@ internal static class UsersCommand
         });
         var users = new Command("users", "Manage end users.");
         users.Subcommands.Add(import);
+        users.Subcommands.Add(UsageExportCommand.Create());
         return users;
     }
 }

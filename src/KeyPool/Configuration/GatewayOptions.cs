@@ -133,6 +133,13 @@ public sealed class UsageOptions
 
     /// <summary>How often usage is written to the store. Default 1 s.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The most (user, day) rows of usage per user held in memory while the store cannot take them (about 200 bytes
+    /// each). Past it, new users' usage is not counted until the store is back; users already held still are.
+    /// Default 2,000,000 (≈ 400 MB).
+    /// </summary>
+    public int MaxPendingUserRows { get; set; } = Core.Usage.UserUsageRecorder.DefaultMaxPendingRows;
 }
 
 /// <summary>A reverse proxy in front of KeyPool (<c>KeyPool:ForwardedHeaders</c>).</summary>

@@ -109,7 +109,8 @@ internal sealed class OptionsValidation :
 
     public ValidateOptionsResult Validate(string? name, UsageOptions options) => Result(
         (options.FlushInterval <= TimeSpan.Zero || options.FlushInterval > TimeSpan.FromSeconds(1),
-            $"KeyPool:Usage:FlushInterval must be more than 0 and at most 1 s, not {options.FlushInterval}."));
+            $"KeyPool:Usage:FlushInterval must be more than 0 and at most 1 s, not {options.FlushInterval}."),
+        (options.MaxPendingUserRows < 1, $"KeyPool:Usage:MaxPendingUserRows must be at least 1, not {options.MaxPendingUserRows}."));
 
     /// <summary>
     /// Validates every section at once and throws one <see cref="OptionsValidationException"/> listing all problems.

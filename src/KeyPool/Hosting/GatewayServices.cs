@@ -106,6 +106,8 @@ internal static class GatewayServices
         services.AddSingleton<ModelListRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
+        services.AddSingleton(sp => new UserUsageRecorder(
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageOptions>>().Value.MaxPendingUserRows));
         services.AddKeyPoolCallers();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<DeadlineSources>();

@@ -68,4 +68,10 @@ internal static partial class Log
 
     [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
     public static partial void UsageFlushFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(401, LogLevel.Warning, "Usage per user flush failed; {Rows} rows kept in memory for the next try")]
+    public static partial void UserUsageFlushFailed(ILogger logger, int rows, Exception exception);
+
+    [LoggerMessage(402, LogLevel.Warning, "Usage per user is held for {Rows} user-days, the cap (KeyPool:Usage:MaxPendingUserRows) while the store is down: {Requests} requests and {Tokens} tokens of new users were not counted so far")]
+    public static partial void UserUsageDropped(ILogger logger, int rows, long requests, long tokens);
 }

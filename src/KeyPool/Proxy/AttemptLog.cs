@@ -8,7 +8,7 @@ using KeyPool.Metrics;
 namespace KeyPool.Proxy;
 
 /// <summary>Writes down each attempt: the route log line, usage in memory, upstream latency, and what the outcome did to the key.</summary>
-internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
+internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsage, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
 {
     public void Routed(in Admission admission, int userGroup, in RequestPlan plan, string policy)
     {
@@ -24,7 +24,8 @@ internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, Ke
         Log.UsingModel(logger, plan.Model ?? "-", plan.Tier, group);
     }
 
-    public void Completed(PoolSnapshot pool, in Admission admission, in ForwardResult result, in OutcomeVerdict verdict, TimeSpan timeout)
+    // userId: null for requests of no user (group 0, e.g. GET /v1/models), whose usage is only the key's.
+    public void Completed(PoolSnapshot pool, in Admission admission, in ForwardResult result, in OutcomeVerdict verdict, TimeSpan timeout, string? userId)
     {
         var group = admission.Member.Group;
         var outcome = result.Outcome;
@@ -34,7 +35,12 @@ internal sealed class AttemptLog(UsageRecorder usage, GatewayMetrics metrics, Ke
             OutcomeKind.TimedOut => 504,
             _ => outcome.Status, // 0 when the client left before an answer
         };
-        usage.Record(result.Usage is { } counts ? counts.ToSample(group, status) : new UsageSample(group, status));
+        var sample = result.Usage is { } counts ? counts.ToSample(group, status) : new UsageSample(group, status);
+        usage.Record(sample);
+        if (userId is not null)
+        {
+            userUsage.Record(userId, sample);
+        }
         metrics.Latency.ObserveUpstream(group, result.FirstByte, result.Elapsed);
         switch (outcome.Kind)
         {

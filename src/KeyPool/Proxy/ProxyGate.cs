@@ -1,5 +1,6 @@
 using KeyPool.Auth;
 using KeyPool.Configuration;
+using KeyPool.Core.Storage;
 using KeyPool.Errors;
 using Microsoft.Extensions.Options;
 
@@ -66,7 +67,18 @@ internal sealed class ProxyGate(
         {
             return null;
         }
-        var caller = await auth.AuthenticateClientAsync(context.Request, context.RequestAborted);
+        Caller? caller;
+        try
+        {
+            caller = await auth.AuthenticateClientAsync(context.Request, context.RequestAborted);
+        }
+        catch (StoreUnavailableException)
+        {
+            // A gateway key seen before is answered from the cache; only a first use needs the store.
+            context.Response.Headers.RetryAfter = "5";
+            await OpenAiError.WriteAsync(context, 503, "The key database is unavailable right now, so this gateway key cannot be checked; keys used before keep working. Retry in a few seconds.", OpenAiError.Server, "store_unavailable");
+            return null;
+        }
         if (caller is null)
         {
             _throttle.Failed(context);

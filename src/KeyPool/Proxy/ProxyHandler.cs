@@ -136,7 +136,7 @@ internal sealed class ProxyHandler(
             return;
         }
         // The user's tier limits, before any key is asked: a refusal costs no key's budget and never reaches the upstream.
-        var limit = user is null ? default : tierLimits.TryAcquire(user.Id, tier, plan.Tokens);
+        var limit = user is null ? default : tierLimits.TryAcquire(userId!, tier, plan.Tokens); // the id usage is recorded under
         if (!limit.Admitted)
         {
             context.Response.Headers.RetryAfter = limit.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
@@ -181,7 +181,7 @@ internal sealed class ProxyHandler(
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
             var result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
             var verdict = outcomes.Complete(admission, result.Outcome);
-            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout);
+            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
             spent += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {

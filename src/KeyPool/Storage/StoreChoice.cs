@@ -1,5 +1,6 @@
 using KeyPool.Core.Callers;
 using KeyPool.Core.Storage;
+using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Hosting;
 using KeyPool.Postgres;
@@ -110,6 +111,9 @@ internal sealed record StoreChoice(StoreKind Kind, string ConnectionString, bool
 internal sealed record OpenedStore(IUserStore Users, IUserRebalancer Rebalancer, IAsyncDisposable Owner) : IAsyncDisposable
 {
     public PostgresStore? Postgres => Owner as PostgresStore;
+
+    /// <summary>Usage per user per day: both stores keep it.</summary>
+    public IUserUsageStore UserUsage => (IUserUsageStore)Owner;
 
     public ValueTask DisposeAsync() => Owner.DisposeAsync();
 }

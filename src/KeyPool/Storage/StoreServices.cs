@@ -19,6 +19,7 @@ internal static class StoreServices
             services.AddSingleton(sp => new PostgresStore(choice.ConnectionString, sp.GetRequiredService<TimeProvider>(), choice.Migrate));
             services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<PostgresStore>());
             services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<PostgresStore>());
+            services.AddSingleton<IUserUsageStore>(sp => sp.GetRequiredService<PostgresStore>());
             services.AddSingleton<IUserRebalancer>(sp => sp.GetRequiredService<PostgresStore>());
             services.AddSingleton<IUsableGroupStore>(sp => sp.GetRequiredService<PostgresStore>());
             services.AddHostedService<UsableGroupsPublisher>();
@@ -28,6 +29,7 @@ internal static class StoreServices
             services.AddSingleton(sp => new SqliteStore(choice.ConnectionString, sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
             services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
+            services.AddSingleton<IUserUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
             services.AddSingleton<IUserRebalancer>(sp => sp.GetRequiredService<SqliteStore>());
         }
         services.AddSingleton<IGatewayKeyStore>(sp => choice.CreateGatewayKeyStore(sp.GetRequiredService<TimeProvider>()));

@@ -21,11 +21,11 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
         var first = await store.MigrateAsync(supabaseTrigger: false, None);
         var second = await store.MigrateAsync(supabaseTrigger: false, None);
 
-        Assert.Equal(["0001_supabase_compatible_schema"], first);
+        Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily"], first);
         Assert.Empty(second);
         Assert.Equal(PostgresStore.SchemaVersion, await _database.ScalarAsync<int>("SELECT max(version) FROM keypool_schema_versions;"));
         Assert.Equal(1L, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
-        foreach (var table in new[] { "user_profiles", "api_key_stats", "api_key_groups", "gateway_keys" })
+        foreach (var table in new[] { "user_profiles", "api_key_stats", "api_key_groups", "gateway_keys", "user_usage_daily" })
         {
             Assert.True(await _database.ScalarAsync<bool>($"SELECT to_regclass('{table}') IS NOT NULL;"), table);
         }
@@ -38,8 +38,8 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
 
         var applied = await Task.WhenAll(stores.Select(s => Task.Run(() => s.MigrateAsync(false, None))));
 
-        Assert.Equal(1, applied.Sum(a => a.Count));
-        Assert.Equal(1L, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
+        Assert.Equal(PostgresStore.SchemaVersion, applied.Sum(a => a.Count));
+        Assert.Equal((long)PostgresStore.SchemaVersion, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
     }
 
     [Fact]

@@ -25,6 +25,7 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
                 ["ConnectionStrings:KeyPool"] = _connectionString,
                 ["KeyPool:Migrate"] = "true",
                 ["KeyPool:Usage:FlushInterval"] = "00:00:00.100",
+                ["KeyPool:Auth:GatewayKeys:Enabled"] = "true",
             });
         }
         catch
@@ -53,6 +54,7 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         Assert.Equal(1, await ScalarAsync<int>("SELECT get_next_api_key_group();") is var next && next is >= 1 and <= 4 ? 1 : 0);
         await EventuallyAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM api_key_groups WHERE usable;") == 4);
         await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(total_requests), 0)::bigint FROM api_key_stats;") == 1);
+        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'u2' AND total_tokens > 0;") == 1);
     }
 
     [Fact]
@@ -63,8 +65,19 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
         var usersBefore = await HealthUserCountAsync();
+        var usedKey = await IssueGatewayKeyAsync("known");
+        var unusedKey = await IssueGatewayKeyAsync("known");
+        Assert.Equal(HttpStatusCode.OK, await ChatWithKeyAsync(usedKey)); // now in the cache
 
         await _server.StopAsync();
+
+        // A gateway key used before is checked from the cache; one never seen needs the store: a clear 503, not a 500 or a 401.
+        Assert.Equal(HttpStatusCode.OK, await ChatWithKeyAsync(usedKey));
+        using (var firstUse = await _gateway.Http.SendAsync(_gateway.ChatRequest(GatewayHarness.ChatBody(), token: unusedKey)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, firstUse.StatusCode);
+            Assert.Contains("store_unavailable", await firstUse.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         // The health endpoint is needed most while the store is down: it answers with the last known user counts and says so.
         using (var health = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health")))
@@ -87,6 +100,7 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         // A user already in the cache is looked up and served without the database.
         using var lookedUp = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/users/known"));
         Assert.Equal(HttpStatusCode.OK, lookedUp.StatusCode);
+        Assert.Equal(JsonValueKind.Null, (await lookedUp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("usage").ValueKind); // unknown, not partial
         Assert.Equal(200, (await _gateway.ChatAsync("known")).Status);
         var stranger = await _gateway.ChatAsync("stranger"); // a new user needs the store: 503, not 500
         Assert.Equal(503, stranger.Status);
@@ -100,6 +114,21 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
             using var again = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
             return again.StatusCode == HttpStatusCode.Created;
         });
+        // The usage per user counted while the store was down was kept in memory and is written now.
+        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'known';") == 1);
+    }
+
+    private async Task<string> IssueGatewayKeyAsync(string user)
+    {
+        using var issued = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, $"/api/admin/users/{user}/keys"));
+        Assert.Equal(HttpStatusCode.Created, issued.StatusCode);
+        return (await issued.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+    }
+
+    private async Task<HttpStatusCode> ChatWithKeyAsync(string key)
+    {
+        using var response = await _gateway.Http.SendAsync(_gateway.ChatRequest(GatewayHarness.ChatBody(), token: key));
+        return response.StatusCode;
     }
 
     private async Task<long> HealthUserCountAsync()

@@ -1,0 +1,91 @@
+using System.Globalization;
+using KeyPool.Core.Usage;
+using KeyPool.Errors;
+
+namespace KeyPool.Admin;
+
+/// <summary>
+/// Usage per user (issue 13): the <c>usage</c> of <c>GET /api/admin/users/{id}</c> and the heaviest users of a day,
+/// <c>GET /api/admin/users?top=50&amp;by=tokens&amp;day=YYYY-MM-DD</c>. Both count what is still in memory.
+/// </summary>
+internal static class UserUsageApi
+{
+    public const int DefaultTop = 50;
+    public const int MaxTop = 1000;
+    public const int ChartDays = 30;
+
+    /// <summary>Counts of a day or a period.</summary>
+    public sealed record UsageCounts(long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+
+    public sealed record DayUsage(DateOnly Day, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+
+    public sealed record PeriodUsage(DateOnly From, DateOnly To, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+
+    /// <summary><paramref name="Days"/>: every day of the period, oldest first, zeros included (ready for a chart).</summary>
+    public sealed record UserUsage(DayUsage Today, PeriodUsage Last30Days, IReadOnlyList<DayUsage> Days);
+
+    public sealed record TopUser(string Id, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+
+    public sealed record TopUsers(DateOnly Day, string By, IReadOnlyList<TopUser> Users);
+
+    public static RouteGroupBuilder MapAdminUserUsage(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/users", TopAsync);
+        return admin;
+    }
+
+    /// <summary>The user's usage today and over the last 30 days (today included), stored plus pending.</summary>
+    public static async Task<UserUsage> ReadAsync(string userId, UserUsageRecorder recorder, IUserUsageStore store, CancellationToken cancellationToken)
+    {
+        var today = recorder.Today;
+        var from = today.AddDays(1 - ChartDays);
+        var rows = await recorder.ReadUserAsync(store, userId, from, today, cancellationToken);
+        var byDay = rows.ToDictionary(r => r.Day);
+        var days = new List<DayUsage>(ChartDays);
+        for (var day = from; day <= today; day = day.AddDays(1))
+        {
+            days.Add(byDay.TryGetValue(day, out var row) ? ToDay(row) : new DayUsage(day, 0, 0, 0, 0, 0, 0));
+        }
+        var total = UserUsageSums.Total(userId, today, rows);
+        return new UserUsage(
+            days[^1],
+            new PeriodUsage(from, today, total.Requests, total.PromptTokens, total.CompletionTokens, total.ReasoningTokens, total.CachedTokens, total.TotalTokens),
+            days);
+    }
+
+    private static async Task<IResult> TopAsync(HttpRequest request, UserUsageRecorder recorder, IUserUsageStore store, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var top = DefaultTop;
+        if (query.TryGetValue("top", out var topText)
+            && (!int.TryParse(topText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out top) || top is < 1 or > MaxTop))
+        {
+            return Invalid($"top must be a whole number from 1 to {MaxTop} (default {DefaultTop}), not '{topText}'.", "invalid_top", "top");
+        }
+        var by = UserUsageOrder.Tokens;
+        if (query.TryGetValue("by", out var byText))
+        {
+            switch (byText.ToString().ToLowerInvariant())
+            {
+                case "tokens": by = UserUsageOrder.Tokens; break;
+                case "requests": by = UserUsageOrder.Requests; break;
+                default: return Invalid($"by must be 'tokens' (the default) or 'requests', not '{byText}'.", "invalid_by", "by");
+            }
+        }
+        var day = recorder.Today;
+        if (query.TryGetValue("day", out var dayText)
+            && !DateOnly.TryParseExact(dayText.ToString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
+        {
+            return Invalid($"day must be a UTC date like 2026-11-28 (default today), not '{dayText}'.", "invalid_day", "day");
+        }
+        var rows = await recorder.TopAsync(store, day, by, top, cancellationToken);
+        var users = rows.Select(r => new TopUser(r.UserId, r.Requests, r.PromptTokens, r.CompletionTokens, r.ReasoningTokens, r.CachedTokens, r.TotalTokens)).ToList();
+        return TypedResults.Ok(new TopUsers(day, by == UserUsageOrder.Tokens ? "tokens" : "requests", users));
+    }
+
+    private static DayUsage ToDay(UserDayUsage row) =>
+        new(row.Day, row.Requests, row.PromptTokens, row.CompletionTokens, row.ReasoningTokens, row.CachedTokens, row.TotalTokens);
+
+    private static OpenAiErrorResult Invalid(string message, string code, string param) =>
+        new(400, message, OpenAiError.InvalidRequest, code, param);
+}
