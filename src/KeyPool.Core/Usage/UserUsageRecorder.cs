@@ -39,7 +39,7 @@ public sealed class UserUsageRecorder
     /// <summary>The cap on pending (user, day) rows.</summary>
     public int MaxPendingRows { get; }
 
-    /// <summary>Rows waiting for the next flush.</summary>
+    /// <summary>(user, day) entries held: users active in the last two flush intervals, plus rows kept while the store is down.</summary>
     public int PendingRows => Volatile.Read(ref _rows);
 
     /// <summary>Requests not held because the table was full (the store was down for long); never reset.</summary>

@@ -24,7 +24,7 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
         Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily"], first);
         Assert.Empty(second);
         Assert.Equal(PostgresStore.SchemaVersion, await _database.ScalarAsync<int>("SELECT max(version) FROM keypool_schema_versions;"));
-        Assert.Equal(1L, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
+        Assert.Equal((long)PostgresStore.SchemaVersion, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
         foreach (var table in new[] { "user_profiles", "api_key_stats", "api_key_groups", "gateway_keys", "user_usage_daily" })
         {
             Assert.True(await _database.ScalarAsync<bool>($"SELECT to_regclass('{table}') IS NOT NULL;"), table);
