@@ -114,6 +114,10 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserUsageStore, IU
         new Backfill(_database).RunAsync(groups, batchSize, progress, cancellationToken);
 
     /// <inheritdoc />
+    public Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken) =>
+        _users.UpdateAsync(userId, tier, apiKeyGroup, cancellationToken);
+
+    /// <inheritdoc />
     public Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken) =>
         _users.CountUsersByGroupAsync(cancellationToken);
 

@@ -73,6 +73,10 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUse
         SqliteErrors.GuardAsync(() => _users.ImportRoundRobinAsync(userIds, groups, tier, batchSize, progress, cancellationToken));
 
     /// <inheritdoc />
+    public Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => _users.UpdateAsync(userId, tier, apiKeyGroup, cancellationToken));
+
+    /// <inheritdoc />
     public Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken) =>
         SqliteErrors.GuardAsync(() => _users.CountUsersByGroupAsync(cancellationToken));
 

@@ -16,6 +16,9 @@ public enum ClusterEventKind
 
     /// <summary>A gateway key was revoked: every instance forgets it.</summary>
     GatewayKeyRevoked,
+
+    /// <summary>One user's tier or group was changed: every instance forgets the user, so the next request reads the store.</summary>
+    UserChanged,
 }
 
 /// <summary>A message between instances. Never carries a secret: keys are named by group and fingerprint, gateway keys by hash.</summary>
@@ -24,7 +27,8 @@ public enum ClusterEventKind
 /// <param name="KeyFingerprint">The key's <see cref="KeyFingerprint"/>, so a state is applied only to the same key.</param>
 /// <param name="State">The key's state (<see cref="ClusterEventKind.KeyState"/>).</param>
 /// <param name="GatewayKeyHash">The revoked gateway key's SHA-256, hex (<see cref="ClusterEventKind.GatewayKeyRevoked"/>).</param>
-public sealed record ClusterEvent(ClusterEventKind Kind, int Group = 0, string? KeyFingerprint = null, KeyHealthState? State = null, string? GatewayKeyHash = null)
+/// <param name="UserId">The changed user (<see cref="ClusterEventKind.UserChanged"/>).</param>
+public sealed record ClusterEvent(ClusterEventKind Kind, int Group = 0, string? KeyFingerprint = null, KeyHealthState? State = null, string? GatewayKeyHash = null, string? UserId = null)
 {
     /// <summary>The instance that sent it (set by the bus).</summary>
     public string? Origin { get; init; }

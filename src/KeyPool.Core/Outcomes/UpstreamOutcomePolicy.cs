@@ -15,7 +15,7 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
     public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
     {
         // Settle first: the upstream's remaining counts already include this request's real cost.
-        admission.Settle(SettledTokens(admission, outcome));
+        admission.Settle(SpentTokens(admission.ReservedTokens, outcome));
         if (outcome.RemainingRequests is not null || outcome.RemainingTokens is not null)
         {
             admission.Window.Observe(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
@@ -84,13 +84,14 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
     private static OutcomeVerdict Failure(bool opened, bool mayRetry, int status, string code) =>
         new(false, mayRetry, status, code, opened ? KeyChange.CircuitOpened : KeyChange.Failed);
 
-    private static long SettledTokens(in Admission admission, in UpstreamOutcome outcome) => outcome.Kind switch
+    /// <summary>What an attempt cost the upstream: its reported usage, 0 when refused or unanswered, else the <paramref name="reserved"/> estimate.</summary>
+    public static long SpentTokens(long reserved, in UpstreamOutcome outcome) => outcome.Kind switch
     {
         // Refused or never answered: the upstream spent nothing on it.
         OutcomeKind.Unreachable or OutcomeKind.TimedOut => 0,
         OutcomeKind.Answered when outcome.Status >= 400 => 0,
         // Answered, or cut off: what the upstream reported, else the estimate (the cost is unknown, not zero).
-        _ => outcome.Tokens ?? admission.ReservedTokens,
+        _ => outcome.Tokens ?? reserved,
     };
 
     private static string ErrorCodeFor(int status) => status switch

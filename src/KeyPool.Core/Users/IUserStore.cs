@@ -28,6 +28,12 @@ public interface IUserStore
     /// </summary>
     Task<ImportResult> ImportRoundRobinAsync(IAsyncEnumerable<string> userIds, IReadOnlyList<int> groups, string tier, int batchSize, IProgress<long>? progress, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Changes a user's tier and/or key group (null keeps it) and, for a move, the groups' user counts in the same
+    /// transaction. Returns the updated user, or null when the user is unknown.
+    /// </summary>
+    Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken);
+
     /// <summary>Users per key group, for every group that has any.</summary>
     Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken);
 }

@@ -43,6 +43,57 @@ internal sealed class PostgresUserStore(PostgresDatabase database, TimeProvider 
         return database.RunAsync(ct => AssignAsync(userId, tier, availableGroups, ct), cancellationToken);
     }
 
+    public Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        return database.RunAsync(async ct =>
+        {
+            if (!database.UserIdType.Accepts(userId))
+            {
+                return null;
+            }
+            var id = database.UserIdType;
+            await using var connection = await database.OpenAsync(ct).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            int from;
+            await using (var locking = new NpgsqlCommand(
+                $"SELECT api_key_group FROM user_profiles WHERE id = $1{id.FromText} AND api_key_group IS NOT NULL FOR UPDATE;", connection, transaction))
+            {
+                locking.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+                if (await locking.ExecuteScalarAsync(ct).ConfigureAwait(false) is not int group)
+                {
+                    return null;
+                }
+                from = group;
+            }
+            var to = apiKeyGroup ?? from;
+            // The user's row is held first, then the counters in group order, as sign-ups and the rebalancer take them.
+            await using (var update = new NpgsqlCommand(
+                $"UPDATE user_profiles SET tier = COALESCE($2, tier), api_key_group = $3 WHERE id = $1{id.FromText};", connection, transaction))
+            {
+                update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+                update.Parameters.Add(new NpgsqlParameter { Value = (object?)tier ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+                update.Parameters.Add(new NpgsqlParameter<int> { TypedValue = to });
+                await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            if (to != from)
+            {
+                await using var counted = new NpgsqlCommand(
+                    """
+                    INSERT INTO api_key_stats AS s (key_group, total_users)
+                    SELECT g, d FROM (VALUES ($1::integer, -1), ($2::integer, 1)) AS m(g, d) ORDER BY g
+                    ON CONFLICT (key_group) DO UPDATE SET total_users = s.total_users + EXCLUDED.total_users;
+                    """, connection, transaction);
+                counted.Parameters.Add(new NpgsqlParameter<int> { TypedValue = from });
+                counted.Parameters.Add(new NpgsqlParameter<int> { TypedValue = to });
+                await counted.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            var updated = await FindAsync(connection, transaction, userId, ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return updated;
+        }, cancellationToken);
+    }
+
     public Task<IReadOnlyDictionary<int, long>> CountUsersByGroupAsync(CancellationToken cancellationToken) =>
         database.RunAsync<IReadOnlyDictionary<int, long>>(async ct =>
         {

@@ -67,6 +67,41 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
         }
     }
 
+    public async Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var transaction = connection.BeginTransaction(deferred: false);
+            if (Find(connection, transaction, userId) is not { } user)
+            {
+                return null;
+            }
+            var updated = user with { Tier = tier ?? user.Tier, ApiKeyGroup = apiKeyGroup ?? user.ApiKeyGroup };
+            await connection.ExecuteAsync(
+                "UPDATE user_profiles SET tier = @tier, api_key_group = @group WHERE id = @id;",
+                new { id = userId, tier = updated.Tier, group = updated.ApiKeyGroup }, transaction).ConfigureAwait(false);
+            if (updated.ApiKeyGroup != user.ApiKeyGroup)
+            {
+                await connection.ExecuteAsync(
+                    """
+                    UPDATE api_key_group_users SET user_count = user_count - 1 WHERE key_group = @from;
+                    INSERT INTO api_key_group_users (key_group, user_count) VALUES (@to, 1)
+                        ON CONFLICT (key_group) DO UPDATE SET user_count = user_count + 1;
+                    """,
+                    new { from = user.ApiKeyGroup, to = updated.ApiKeyGroup }, transaction).ConfigureAwait(false);
+            }
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return updated;
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+
     public Task<ImportResult> ImportRoundRobinAsync(
         IAsyncEnumerable<string> userIds, IReadOnlyList<int> groups, string tier, int batchSize,
         IProgress<long>? progress, CancellationToken cancellationToken)

@@ -1,17 +1,21 @@
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Storage;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Errors;
 using KeyPool.Hosting;
 using KeyPool.Core.Routing;
+using KeyPool.Limits;
 using KeyPool.Users;
 
 namespace KeyPool.Admin;
 
-/// <summary><c>/api/admin/users</c>: register a user (least-loaded group) and look one up.</summary>
+/// <summary><c>/api/admin/users</c>: register a user (least-loaded group), look one up, change their tier or group.</summary>
 internal static class AdminUsersApi
 {
     public sealed record CreateUserRequest(string? Id, string? Tier);
+
+    public sealed record UpdateUserRequest(string? Tier, int? ApiKeyGroup);
 
     public sealed record UserResponse(string Id, int ApiKeyGroup, string Tier);
 
@@ -22,6 +26,7 @@ internal static class AdminUsersApi
     {
         admin.MapPost("/users", CreateAsync);
         admin.MapGet("/users/{id}", GetAsync);
+        admin.MapPatch("/users/{id}", UpdateAsync);
         admin.MapAdminUserUsage();
         return admin;
     }
@@ -82,6 +87,45 @@ internal static class AdminUsersApi
             // A cached user is still looked up while the store is down; their usage is then unknown (null), not partial.
         }
         return TypedResults.Ok(new UserDetailsResponse(user.Id, user.ApiKeyGroup, user.Tier, counted));
+    }
+
+    /// <summary>
+    /// <c>{"tier":"pro"}</c> and/or <c>{"apiKeyGroup":7}</c>: stored, applied here at once (the user's limits follow their
+    /// tier at the next request) and on every other instance through the cluster bus.
+    /// </summary>
+    private static async Task<IResult> UpdateAsync(
+        string id, HttpRequest request, UserResolver users, TierLimits tiers, KeyPoolRouter router, IClusterBus cluster, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        UpdateUserRequest? body;
+        try
+        {
+            body = await request.ReadFromJsonAsync<UpdateUserRequest>(cancellationToken);
+        }
+        catch (Exception exception) when (exception is System.Text.Json.JsonException or InvalidOperationException or BadHttpRequestException)
+        {
+            return Error(400, $"The body must be JSON like {{\"tier\":\"pro\"}} or {{\"apiKeyGroup\":7}}: {exception.Message}", OpenAiError.InvalidRequest, "invalid_json");
+        }
+        if (body is not { } change || (change.Tier is null && change.ApiKeyGroup is null))
+        {
+            return Error(400, "Set \"tier\", \"apiKeyGroup\" or both.", OpenAiError.InvalidRequest, "invalid_request");
+        }
+        if (change.Tier is { } tier && !tiers.IsKnown(tier))
+        {
+            return Error(400, $"Unknown tier '{tier}': configure KeyPool:Tiers:{tier} first, or use one of {string.Join(", ", tiers.Known)}.", OpenAiError.InvalidRequest, "invalid_tier", "tier");
+        }
+        var groups = router.Pool.Ring.Groups;
+        if (change.ApiKeyGroup is { } group && !groups.Contains(group))
+        {
+            // A user moved to a group without a key would only ever spill: refused rather than stored.
+            return Error(400, $"Key group {group} has no key in the pool (groups: {string.Join(", ", groups)}).", OpenAiError.InvalidRequest, "invalid_group", "apiKeyGroup");
+        }
+        if (await users.UpdateAsync(id, change.Tier, change.ApiKeyGroup, cancellationToken) is not { } updated)
+        {
+            return Error(404, $"No user '{id}'.", OpenAiError.InvalidRequest, "user_not_found");
+        }
+        cluster.Publish(new ClusterEvent(ClusterEventKind.UserChanged, UserId: updated.Id));
+        Log.UserUpdated(loggers.CreateLogger("KeyPool.Admin"), updated.Id, updated.ApiKeyGroup, updated.Tier);
+        return TypedResults.Ok(ToResponse(updated));
     }
 
     private static UserResponse ToResponse(UserRecord user) => new(user.Id, user.ApiKeyGroup, user.Tier);

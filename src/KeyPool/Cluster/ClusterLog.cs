@@ -21,6 +21,9 @@ internal static partial class ClusterLog
     [LoggerMessage(613, LogLevel.Information, "Cluster: users were moved by instance {Origin}: user cache cleared")]
     public static partial void UsersMoved(ILogger logger, string? origin);
 
+    [LoggerMessage(617, LogLevel.Information, "Cluster: a user's tier or group was changed by instance {Origin}: forgotten here, read again at their next request")]
+    public static partial void UserChanged(ILogger logger, string? origin);
+
     [LoggerMessage(614, LogLevel.Information, "Cluster: a gateway key was revoked by instance {Origin}: forgotten here")]
     public static partial void GatewayKeyRevoked(ILogger logger, string? origin);
 

@@ -118,6 +118,10 @@ internal sealed class ClusterSync(
                 users.Clear();
                 ClusterLog.UsersMoved(logger, clusterEvent.Origin);
                 break;
+            case ClusterEventKind.UserChanged when clusterEvent.UserId is { } userId:
+                users.Remove(userId);
+                ClusterLog.UserChanged(logger, clusterEvent.Origin);
+                break;
             case ClusterEventKind.GatewayKeyRevoked when clusterEvent.GatewayKeyHash is { Length: GatewayKeyHash.Size * 2 } hex:
                 gatewayKeys.Remove(GatewayKeyHash.FromBytes(Convert.FromHexString(hex)));
                 ClusterLog.GatewayKeyRevoked(logger, clusterEvent.Origin);

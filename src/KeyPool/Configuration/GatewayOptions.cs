@@ -89,6 +89,13 @@ public sealed class UsersOptions
 
     /// <summary>Users held in the in-memory user→group cache. Default 500,000 (≈ 50 MB at most); the most recent half is always kept.</summary>
     public int CacheSize { get; set; } = 500_000;
+
+    /// <summary>
+    /// Users of limited tiers whose counts are held in memory at most. Default 200,000 (≈ 40 MB). Users idle for two
+    /// minutes are dropped first (their day total is read again from the store when they return); at this cap the
+    /// least recently active are dropped too and start afresh, so size it above the users active in a few minutes.
+    /// </summary>
+    public int LimitCounters { get; set; } = 200_000;
 }
 
 /// <summary>One tier (<c>KeyPool:Tiers:&lt;tier&gt;</c>).</summary>
@@ -96,6 +103,15 @@ public sealed class TierOptions
 {
     /// <summary>When set, every request of this tier uses this model, whatever the client asked.</summary>
     public string? Model { get; set; }
+
+    /// <summary>Requests a minute per user of this tier (a minute's worth may come at once; it refills continuously). Unset: no limit.</summary>
+    public long? RequestsPerMinute { get; set; }
+
+    /// <summary>Tokens a minute per user (estimated at admission, corrected to the real usage). Unset: no limit.</summary>
+    public long? TokensPerMinute { get; set; }
+
+    /// <summary>Tokens per user per UTC day (survives a restart through the stored usage). Unset: no limit.</summary>
+    public long? TokensPerDay { get; set; }
 }
 
 /// <summary>Request limits (<c>KeyPool:Limits</c>).</summary>

@@ -51,6 +51,9 @@ internal sealed class OptionsValidation :
             (t.Key.Length > 64, $"KeyPool:Tiers: a tier name must be at most 64 characters, not {t.Key.Length}."),
             (t.Value.Model is { } model && (string.IsNullOrWhiteSpace(model) || model.Length > 256),
                 $"KeyPool:Tiers:{t.Key}:Model must be a model name (1 to 256 characters) or unset."),
+            (t.Value.RequestsPerMinute is < 1, $"KeyPool:Tiers:{t.Key}:RequestsPerMinute must be at least 1 or unset, not {t.Value.RequestsPerMinute}."),
+            (t.Value.TokensPerMinute is < 1, $"KeyPool:Tiers:{t.Key}:TokensPerMinute must be at least 1 or unset, not {t.Value.TokensPerMinute}."),
+            (t.Value.TokensPerDay is < 1, $"KeyPool:Tiers:{t.Key}:TokensPerDay must be at least 1 or unset, not {t.Value.TokensPerDay}."),
         }).ToArray());
 
     public ValidateOptionsResult Validate(string? name, RoutingOptions options) => Result(
@@ -97,6 +100,7 @@ internal sealed class OptionsValidation :
 
     public ValidateOptionsResult Validate(string? name, UsersOptions options) => Result(
         (options.CacheSize < 2, $"KeyPool:Users:CacheSize must be at least 2, not {options.CacheSize}."),
+        (options.LimitCounters < 2, $"KeyPool:Users:LimitCounters must be at least 2, not {options.LimitCounters}."),
         (string.IsNullOrWhiteSpace(options.DefaultTier), "KeyPool:Users:DefaultTier must not be empty."));
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options) => Result(

@@ -12,6 +12,7 @@ using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Dashboard;
 using KeyPool.Keys;
+using KeyPool.Limits;
 using KeyPool.Metrics;
 using KeyPool.Models;
 using KeyPool.Core.Models;
@@ -76,6 +77,7 @@ internal static class GatewayServices
         services.AddSingleton(sp => new UserGroupCache(sp.GetRequiredService<IOptions<UsersOptions>>().Value.CacheSize));
         services.AddSingleton<UserResolver>();
         services.AddSingleton<UserCounts>();
+        services.AddKeyPoolTierLimits();
         services.AddSingleton(sp =>
         {
             var routing = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;

@@ -63,6 +63,9 @@ internal static partial class Log
     [LoggerMessage(300, LogLevel.Information, "User {UserId} assigned to key group {Group} (tier {Tier})")]
     public static partial void UserAssigned(ILogger logger, string userId, int group, string tier);
 
+    [LoggerMessage(301, LogLevel.Information, "User {UserId} changed by an admin: key group {Group}, tier {Tier}")]
+    public static partial void UserUpdated(ILogger logger, string userId, int group, string tier);
+
     [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
     public static partial void UsageFlushFailed(ILogger logger, Exception exception);
 

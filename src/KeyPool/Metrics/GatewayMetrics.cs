@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using KeyPool.Core.Health;
+using KeyPool.Core.Limits;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
@@ -52,9 +53,13 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge _stickyRatio;
     private readonly Gauge _goodputRatio;
     private readonly Gauge _promisedRetries;
+    private readonly Counter _userLimitRefusals;
+    private readonly Gauge _userLimitCounters;
+    private readonly UserLimiter _limiter;
 
-    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters)
+    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters, UserLimiter limiter)
     {
+        _limiter = limiter;
         _router = router;
         _usage = usage;
         _users = users;
@@ -72,6 +77,8 @@ internal sealed class GatewayMetrics : IDisposable
             "Upstream error responses per key group; class is 429, 4xx (other than 429) or 5xx.", ["group", "class"]);
         _spills = factory.CreateCounter("keypool_spills_in_total", "Requests served by this group for a user of another group (spill or missing key).", Group);
         _rejections = factory.CreateCounter("keypool_group_rejections_total", "Times this group could not take a request it was asked for.", Group);
+        _userLimitRefusals = factory.CreateCounter("keypool_user_limit_rejections_total", "Requests refused by a user's tier limit (429 user_rate_limit_exceeded), per limit.", ["limit"]);
+        _userLimitCounters = factory.CreateGauge("keypool_user_limit_counters", "Users of limited tiers whose counts are held in memory.");
         _poolRejected = factory.CreateCounter("keypool_rejected_requests_total", "Requests refused because no key had room (answered 429 by the gateway).");
         _rpmUsed = factory.CreateGauge("keypool_rpm_used", "Requests used in the current minute window, per key group.", Group);
         _rpmLimit = factory.CreateGauge("keypool_rpm_limit", "Requests-per-minute limit, per key group.", Group);
@@ -166,6 +173,10 @@ internal sealed class GatewayMetrics : IDisposable
             _healthy.Set(health.Healthy ? 1 : 0);
             _capacityDailyUsers.Set(health.EstimatedCapacity.DailyUsers);
             _poolRejected.IncTo(_router.Rejected);
+            _userLimitRefusals.WithLabels("requests_per_minute").IncTo(_limiter.Refused(UserLimitKind.RequestsPerMinute));
+            _userLimitRefusals.WithLabels("tokens_per_minute").IncTo(_limiter.Refused(UserLimitKind.TokensPerMinute));
+            _userLimitRefusals.WithLabels("tokens_per_day").IncTo(_limiter.Refused(UserLimitKind.TokensPerDay));
+            _userLimitCounters.Set(_limiter.Count);
             var quality = Core.Capacity.RoutingQuality.Of(_router, _router.Second);
             _stickyRatio.Set(quality.StickyRatio ?? 1);
             _goodputRatio.Set(quality.GoodputRatio ?? 1);

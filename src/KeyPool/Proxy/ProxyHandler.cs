@@ -6,7 +6,9 @@ using KeyPool.Core.Outcomes;
 using KeyPool.Core.Storage;
 using KeyPool.Core.Users;
 using KeyPool.Core.Routing;
+using KeyPool.Core.Limits;
 using KeyPool.Errors;
+using KeyPool.Limits;
 using KeyPool.Users;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -23,6 +25,7 @@ internal sealed class ProxyHandler(
     ProxyGate gate,
     KeyPoolRouter router,
     UserResolver users,
+    TierLimits tierLimits,
     RequestPlanner planner,
     UpstreamForwarder forwarder,
     UpstreamOutcomePolicy outcomes,
@@ -100,6 +103,7 @@ internal sealed class ProxyHandler(
         var userId = caller.UserId
             ?? (request.Headers[HeaderCopier.UserHeader].ToString() is { Length: > 0 } header ? header : chat.User);
         var (tier, userGroup) = ("-", 0); // no user: any key may answer (model lists and similar reads)
+        UserRecord? user = null;
         if (!(HttpMethods.IsGet(request.Method) && string.IsNullOrEmpty(userId)))
         {
             if (UserResolver.Validate(userId) is { } invalid)
@@ -107,7 +111,6 @@ internal sealed class ProxyHandler(
                 await OpenAiError.WriteAsync(context, 400, invalid, OpenAiError.InvalidRequest, "missing_user", "user");
                 return;
             }
-            UserRecord? user;
             try
             {
                 user = await users.ResolveAsync(userId!, pool, context.RequestAborted);
@@ -132,17 +135,34 @@ internal sealed class ProxyHandler(
             await OpenAiError.WriteAsync(context, 404, $"The model '{plan.Model}' does not exist or is not available through this gateway.", OpenAiError.InvalidRequest, "model_not_found", "model");
             return;
         }
-        using var deadline = deadlines.Rent(forwarder.Timeout, context.RequestAborted);
-        var exchange = new ProxyExchange(context, path, caller.UserId is not null, plan.Body, userId, plan.StripUsageChunk, deadline.Token);
-        await AttemptAsync(exchange, pool, plan, userGroup);
+        // The user's tier limits, before any key is asked: a refusal costs no key's budget and never reaches the upstream.
+        var limit = user is null ? default : tierLimits.TryAcquire(userId!, tier, plan.Tokens); // the id usage is recorded under
+        if (!limit.Admitted)
+        {
+            context.Response.Headers.RetryAfter = limit.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            await OpenAiError.WriteAsync(context, 429, TierLimits.Message(limit, tier), OpenAiError.RateLimit, "user_rate_limit_exceeded");
+            return;
+        }
+        long? spent = null;
+        try
+        {
+            using var deadline = deadlines.Rent(forwarder.Timeout, context.RequestAborted);
+            var exchange = new ProxyExchange(context, path, caller.UserId is not null, plan.Body, userId, plan.StripUsageChunk, deadline.Token);
+            spent = await AttemptAsync(exchange, pool, plan, userGroup);
+        }
+        finally
+        {
+            limit.Reservation.Settle(spent ?? limit.Reservation.Tokens); // unknown after a failure: the estimate stands
+        }
     }
 
-    /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room.</summary>
-    private async Task AttemptAsync(ProxyExchange exchange, PoolSnapshot pool, RequestPlan plan, int userGroup)
+    /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room; returns the tokens the upstream spent.</summary>
+    private async Task<long> AttemptAsync(ProxyExchange exchange, PoolSnapshot pool, RequestPlan plan, int userGroup)
     {
         var context = exchange.Context;
         (OutcomeVerdict Verdict, ForwardResult Result, int Group)? failed = null;
         var exclude = 0;
+        var spent = 0L;
         for (var attempt = 1; attempt <= _maxAttempts; attempt++)
         {
             Admission? admitted;
@@ -152,7 +172,7 @@ internal sealed class ProxyHandler(
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
-                return;
+                return spent;
             }
             if (admitted is not { } admission)
             {
@@ -162,9 +182,10 @@ internal sealed class ProxyHandler(
             var result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
             var verdict = outcomes.Complete(admission, result.Outcome);
             attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
+            spent += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
-                return; // answered, or a stream that failed midway already told the client
+                return spent; // answered, or a stream that failed midway already told the client
             }
             failed = (verdict, result, admission.Member.Group);
             if (!verdict.MayRetry)
@@ -176,16 +197,17 @@ internal sealed class ProxyHandler(
         if (failed is { } last)
         {
             await ProxyErrors.WriteAsync(context, last.Verdict, last.Result, pool.Ring, last.Group, forwarder.Timeout);
-            return;
+            return spent;
         }
         if (!pool.AnyPermits(plan.ModelId, router.Second))
         {
             await OpenAiError.WriteAsync(context, 403, $"No upstream key of this gateway may use the model '{plan.Model}': the upstream refused it to every key.", OpenAiError.Permission, "model_not_permitted", "model");
-            return;
+            return spent;
         }
         var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId, exchange.UserId);
         context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         await OpenAiError.WriteAsync(context, 429, $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
+        return spent;
     }
 
     private async Task<(byte[] Buffer, int Length, bool TooLarge)> ReadBodyAsync(HttpContext context)

@@ -45,6 +45,18 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
         return user;
     }
 
+    /// <summary>Changes a user's tier and/or group in the store and in this instance's cache at once; null when unknown.</summary>
+    public async Task<UserRecord?> UpdateAsync(string userId, string? tier, int? apiKeyGroup, CancellationToken cancellationToken)
+    {
+        var updated = await store.UpdateAsync(userId, tier, apiKeyGroup, cancellationToken).ConfigureAwait(false);
+        if (updated is not null)
+        {
+            cache.Remove(userId);
+            cache.Set(updated);
+        }
+        return updated;
+    }
+
     /// <summary>Why <paramref name="userId"/> cannot name a user, or null; <paramref name="source"/> says where ids come from.</summary>
     public static string? Validate(string? userId, string source = "the X-KeyPool-User header or the body's \"user\" field") => userId switch
     {

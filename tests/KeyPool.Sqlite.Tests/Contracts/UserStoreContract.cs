@@ -34,6 +34,36 @@ public abstract class UserStoreContract
     }
 
     [Fact]
+    public async Task UpdateAsync_ChangesTierAndMovesTheUserWithTheGroupCounts()
+    {
+        var store = await CreateInitializedStoreAsync();
+        await store.GetOrAssignAsync("mover", "free", [1], None);
+        await store.GetOrAssignAsync("stayer", "free", [1], None);
+
+        var retiered = await store.UpdateAsync("mover", "pro", null, None);
+        var moved = await store.UpdateAsync("mover", null, 2, None);
+
+        Assert.Equal(new UserRecord("mover", 1, "pro"), retiered);
+        Assert.Equal(new UserRecord("mover", 2, "pro"), moved);
+        Assert.Equal(moved, await store.FindAsync("mover", None));
+        var counts = await store.CountUsersByGroupAsync(None);
+        Assert.Equal(1, counts[1]);
+        Assert.Equal(1, counts[2]);
+        Assert.Equal(counts, await ScanUsersByGroupAsync());
+        Assert.Equal(new UserRecord("mover", 2, "pro"), await store.UpdateAsync("mover", null, 2, None)); // to the same group: counts unchanged
+        Assert.Equal(1, (await store.CountUsersByGroupAsync(None))[2]);
+    }
+
+    [Fact]
+    public async Task UpdateAsync_UnknownUser_ReturnsNullAndChangesNothing()
+    {
+        var store = await CreateInitializedStoreAsync();
+
+        Assert.Null(await store.UpdateAsync("nobody", "pro", 2, None));
+        Assert.Empty(await store.CountUsersByGroupAsync(None));
+    }
+
+    [Fact]
     public async Task GetOrAssign_NewUser_GetsFewestUsersGroupWithTiesToLowest()
     {
         var store = await CreateInitializedStoreAsync();

@@ -31,6 +31,8 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
             ["ConnectionStrings:Redis"] = _redis.ConnectionString,
             ["KeyPool:Cluster:Prefix"] = prefix,
             ["KeyPool:Auth:GatewayKeys:Enabled"] = "true",
+            ["KeyPool:Tiers:limited:RequestsPerMinute"] = "1",
+            ["KeyPool:Tiers:pro:RequestsPerMinute"] = "1000",
         };
         _a = await GatewayHarness.StartAsync(keyCount: 3, settings: settings);
         settings["ConnectionStrings:KeyPool"] = $"Data Source={_a.DatabasePath}";
@@ -101,6 +103,25 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
         Assert.True((await rebalance.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("moved").GetInt64() > 0);
 
         await AssertWithinAsync(() => Task.FromResult(cacheOfB.Count == 0));
+    }
+
+    [Fact]
+    public async Task UserPatchedOnOneInstance_IsSeenByTheOther_WithinOneSecond()
+    {
+        using (var created = await _a.Http.SendAsync(_a.Admin(HttpMethod.Post, "/api/admin/users", new { id = "upgrade-me", tier = "limited" })))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+        Assert.Equal(200, (await _b.ChatAsync("upgrade-me")).Status); // cached on B with its tier
+        Assert.Equal(429, (await _b.ChatAsync("upgrade-me")).Status);
+        var target = await _b.GroupOfAsync("upgrade-me") % 3 + 1;
+
+        using var patch = await _a.Http.SendAsync(_a.Admin(HttpMethod.Patch, "/api/admin/users/upgrade-me", new { tier = "pro", apiKeyGroup = target }));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+
+        await AssertWithinAsync(async () => (await _b.ChatAsync("upgrade-me")).Status == 200);
+        Assert.Equal(target, await _b.GroupOfAsync("upgrade-me"));
+        Assert.Equal(target, _b.GroupsThatServed("upgrade-me")[^1]);
     }
 
     [Fact]

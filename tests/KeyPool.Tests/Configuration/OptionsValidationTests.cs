@@ -15,11 +15,17 @@ public sealed class OptionsValidationTests
             ["KeyPool:Health:CooldownMax"] = "00:00:05",
             ["KeyPool:Capacity:DailyUsersPerKey"] = "0",
             ["KeyPool:Tiers:pro:Model"] = " ",
+            ["KeyPool:Tiers:free:RequestsPerMinute"] = "0",
+            ["KeyPool:Tiers:free:TokensPerDay"] = "-5",
+            ["KeyPool:Users:LimitCounters"] = "1",
         }));
 
         Assert.Contains("KeyPool:Health:BreakerFailures must be at least 1", exception.Message, StringComparison.Ordinal);
         Assert.Contains("KeyPool:Health:CooldownMax", exception.Message, StringComparison.Ordinal);
         Assert.Contains("KeyPool:Capacity:DailyUsersPerKey must be at least 1", exception.Message, StringComparison.Ordinal);
         Assert.Contains("KeyPool:Tiers:pro:Model", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("KeyPool:Tiers:free:RequestsPerMinute must be at least 1 or unset, not 0", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("KeyPool:Tiers:free:TokensPerDay must be at least 1 or unset, not -5", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("KeyPool:Users:LimitCounters must be at least 2", exception.Message, StringComparison.Ordinal);
     }
 }
