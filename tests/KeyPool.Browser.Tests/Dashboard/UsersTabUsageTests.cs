@@ -63,7 +63,7 @@ public sealed class UsersTabUsageTests(Chromium chromium)
         }
     }
 
-    [Fact(Timeout = TestTimeout, Skip = "Needs PATCH /api/admin/users/{id} (branch tier-limits): un-skip when it is merged")]
+    [Fact(Timeout = TestTimeout)]
     public async Task ChangeTier_AndMoveGroup_TakeEffect_AndAnUnknownTierIsSaid()
     {
         await using var gateway = await GatewayHarness.StartAsync(keyCount: 3, settings: new Dictionary<string, string?>
