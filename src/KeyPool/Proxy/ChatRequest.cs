@@ -9,6 +9,9 @@ namespace KeyPool.Proxy;
 /// </summary>
 internal readonly record struct ChatRequest(string? Model, string? User, bool Stream, bool HasStreamOptions, bool IncludeUsage, long? MaxTokens)
 {
+    /// <summary>The deepest nesting accepted; the rewrite (<see cref="RequestBodyRewriter"/>) must accept the same.</summary>
+    public const int MaxDepth = 256;
+
     /// <summary>The error code of a body that is not valid JSON (or not UTF-8, or not an object).</summary>
     public const string InvalidJson = "invalid_json";
 
@@ -33,7 +36,7 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
             error = "The request body is not valid UTF-8.";
             return null;
         }
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
         string? model = null, user = null;
         bool stream = false, hasStreamOptions = false, includeUsage = false;
         long? maxTokens = null;
