@@ -46,6 +46,9 @@ internal sealed record HostileInputCase(string Name, int Status, string? Code, F
         new("multipart body", 415, "unsupported_media_type", g => Chat(g, Bytes(GatewayHarness.ChatBody()), contentType: "multipart/form-data; boundary=x")),
     ];
 
+    /// <summary>A body of megabytes (the oversized ones, the million messages).</summary>
+    public bool MultiMegabyte => Name.Contains("11 MB", StringComparison.Ordinal) || Name.Contains("1,000,000", StringComparison.Ordinal);
+
     public static IEnumerable<object[]> Names => All.Select(c => new object[] { c.Name });
 
     public static HostileInputCase Named(string name) => All.Single(c => c.Name == name);

@@ -90,14 +90,14 @@ public sealed class HostileInputTests(HostileInputGateway fixture) : IClassFixtu
         Assert.Equal(servedBefore, Gateway.ChatServed.Count);
     }
 
-    internal static async Task<(int Status, string? Code)> SendAsync(GatewayHarness gateway, HostileInputCase hostile)
+    internal static async Task<(int Status, string? Code)> SendAsync(GatewayHarness gateway, HostileInputCase hostile, HttpClient? client = null)
     {
         if (hostile.Raw is { } raw)
         {
             return await SendRawAsync(gateway, raw(gateway));
         }
         using var request = hostile.Request!(gateway);
-        using var response = await gateway.Http.SendAsync(request);
+        using var response = await (client ?? gateway.Http).SendAsync(request);
         return ((int)response.StatusCode, CodeOf(await response.Content.ReadAsStringAsync()));
     }
 
