@@ -85,6 +85,9 @@ public sealed class UpstreamEmulator : IAsyncDisposable
     /// <summary>Successful (2xx, not reset) chat-completion requests served with <paramref name="key"/>.</summary>
     public int CountServedBy(string key) => _state.Served.CountSuccessful(key, ChatCompletionsEndpoint.Path);
 
+    /// <summary>The recorded requests, forgotten in the same step (long runs count them in batches without holding them all).</summary>
+    public IReadOnlyList<ServedRequest> TakeServed() => _state.Served.Take();
+
     /// <summary>Forgets the recorded requests.</summary>
     public void ClearServed() => _state.Served.Clear();
 

@@ -22,16 +22,20 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUse
     private readonly SqliteUsageStore _usage;
     private readonly SqliteUserUsageStore _userUsage;
     private readonly SqliteRebalancer _rebalancer;
+    private readonly WriteOutage _outage;
 
     /// <summary>Creates a store on a database; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string such as
     /// <c>Data Source=keypool.db</c>, or a plain file path (any value without '=').</param>
     /// <param name="timeProvider">The clock for <c>created_at</c> and <c>updated_at</c>.</param>
-    public SqliteStore(string connectionString, TimeProvider timeProvider)
+    /// <param name="maxSizeBytes">When positive, the most the database file may grow to (a quota on a shared disk):
+    /// beyond it writes fail like on a full disk (<see cref="Core.Storage.StoreUnavailableException"/>). Default 0: no limit.</param>
+    public SqliteStore(string connectionString, TimeProvider timeProvider, long maxSizeBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
-        _connections = new SqliteConnectionFactory(connectionString);
-        _users = new SqliteUserStore(_connections, _writeLock, timeProvider);
+        _connections = new SqliteConnectionFactory(connectionString, maxSizeBytes);
+        _outage = new WriteOutage(timeProvider);
+        _users = new SqliteUserStore(_connections, _writeLock, timeProvider, _outage);
         _usage = new SqliteUsageStore(_connections, _writeLock, timeProvider);
         _userUsage = new SqliteUserUsageStore(_connections, _writeLock);
         _rebalancer = new SqliteRebalancer(_connections, _writeLock);
@@ -65,7 +69,15 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUse
 
     /// <inheritdoc />
     public Task<UserAssignment> GetOrAssignAsync(string userId, string tier, IReadOnlyList<int> availableGroups, CancellationToken cancellationToken) =>
-        SqliteErrors.GuardAsync(() => _users.GetOrAssignAsync(userId, tier, availableGroups, cancellationToken));
+        SqliteErrors.GuardAsync(async () =>
+        {
+            var assignment = await _users.GetOrAssignAsync(userId, tier, availableGroups, cancellationToken).ConfigureAwait(false);
+            if (assignment.Created)
+            {
+                _outage.Ended();
+            }
+            return assignment;
+        }, _outage);
 
     /// <inheritdoc />
     /// <remarks>Blank ids are skipped and take no turn; other ids are stored exactly as given (not trimmed).</remarks>
@@ -86,7 +98,12 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUse
 
     /// <inheritdoc />
     public Task AddAsync(IReadOnlyList<KeyGroupUsage> deltas, CancellationToken cancellationToken) =>
-        SqliteErrors.GuardAsync(() => _usage.AddAsync(deltas, cancellationToken));
+        SqliteErrors.GuardAsync(async () =>
+        {
+            // Never held back by an outage: the flush is what finds out that the file is writable again.
+            await _usage.AddAsync(deltas, cancellationToken).ConfigureAwait(false);
+            _outage.Ended();
+        }, _outage);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<KeyGroupUsage>> ReadAllAsync(CancellationToken cancellationToken) =>

@@ -38,6 +38,17 @@ internal sealed class ServedLog
         }
     }
 
+    /// <summary>The entries so far, forgotten at once: nothing served in between is lost or counted twice.</summary>
+    public ServedRequest[] Take()
+    {
+        lock (_gate)
+        {
+            ServedRequest[] taken = [.. _entries];
+            _entries.Clear();
+            return taken;
+        }
+    }
+
     public void Clear()
     {
         lock (_gate)

@@ -8,16 +8,31 @@ namespace KeyPool.Sqlite.Connections;
 /// </summary>
 internal sealed class SqliteConnectionFactory
 {
-    // busy_timeout: 10 s rides out another process's import batch yet still surfaces a stuck writer.
+    // busy_timeout: 10 s rides out another process's import batch yet still surfaces a stuck writer;
+    // a shorter "Default Timeout" in the connection string shortens it too (Microsoft.Data.Sqlite retries
+    // a busy command until that timeout on its own, so both bound how long a caller waits for a lock).
     // synchronous NORMAL: in WAL mode only the last commits can be lost on power failure, never
     // consistency, and it saves an fsync per commit.
-    private const string ConnectionPragmas =
-        "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
+    private const int MaxBusyTimeoutMilliseconds = 10_000;
 
-    public SqliteConnectionFactory(string connectionStringOrPath)
+    private readonly string _connectionPragmas;
+
+    // SQLite's default page size, which KeyPool never changes.
+    private const long PageBytes = 4096;
+
+    /// <param name="connectionStringOrPath">A connection string or a file path.</param>
+    /// <param name="maxSizeBytes">When positive, the database may not grow past this size (SQLite's max_page_count):
+    /// writes that would grow it fail as a full disk does, and the store reports itself unavailable.</param>
+    public SqliteConnectionFactory(string connectionStringOrPath, long maxSizeBytes = 0)
     {
         ConnectionString = Normalize(connectionStringOrPath);
+        BusyTimeout = TimeSpan.FromMilliseconds(Math.Min(MaxBusyTimeoutMilliseconds, new SqliteConnectionStringBuilder(ConnectionString).DefaultTimeout * 1000L));
+        _connectionPragmas = $"PRAGMA busy_timeout = {(long)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;"
+            + (maxSizeBytes > 0 ? $" PRAGMA max_page_count = {Math.Max(1, maxSizeBytes / PageBytes)};" : "");
     }
+
+    /// <summary>How long one statement waits for another connection's write lock before SQLITE_BUSY.</summary>
+    public TimeSpan BusyTimeout { get; }
 
     public string ConnectionString { get; }
 
@@ -28,7 +43,7 @@ internal sealed class SqliteConnectionFactory
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
-            command.CommandText = ConnectionPragmas;
+            command.CommandText = _connectionPragmas;
             command.ExecuteNonQuery();
             return connection;
         }

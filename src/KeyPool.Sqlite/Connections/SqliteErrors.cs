@@ -15,7 +15,7 @@ internal static class SqliteErrors
     public static bool IsUnavailable(SqliteException exception) =>
         exception.SqliteErrorCode is Busy or Locked or IoError or Full or CannotOpen;
 
-    public static async Task<T> GuardAsync<T>(Func<Task<T>> operation)
+    public static async Task<T> GuardAsync<T>(Func<Task<T>> operation, WriteOutage? outage = null)
     {
         try
         {
@@ -23,11 +23,12 @@ internal static class SqliteErrors
         }
         catch (SqliteException exception) when (IsUnavailable(exception))
         {
+            outage?.Began();
             throw Wrap(exception);
         }
     }
 
-    public static async Task GuardAsync(Func<Task> operation)
+    public static async Task GuardAsync(Func<Task> operation, WriteOutage? outage = null)
     {
         try
         {
@@ -35,6 +36,7 @@ internal static class SqliteErrors
         }
         catch (SqliteException exception) when (IsUnavailable(exception))
         {
+            outage?.Began();
             throw Wrap(exception);
         }
     }

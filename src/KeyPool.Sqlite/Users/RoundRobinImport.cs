@@ -6,9 +6,10 @@ using Microsoft.Data.Sqlite;
 namespace KeyPool.Sqlite.Users;
 
 /// <summary>
-/// One run of a round-robin import. Ids are read a batch at a time and each batch is
-/// written in its own transaction, so an interruption leaves whole batches only, and
-/// the i-th id's group depends on nothing but i: a re-run converges on the same assignment.
+/// One run of a round-robin import. Ids are read a batch at a time (sorted for locality) and written in
+/// transactions of at most half a second, so another process's writers get the file in between; an
+/// interruption leaves whole transactions only, and the i-th id's group depends on nothing but i: a
+/// re-run converges on the same assignment.
 /// </summary>
 internal sealed class RoundRobinImport(
     SqliteConnectionFactory connections,
@@ -23,6 +24,12 @@ internal sealed class RoundRobinImport(
     // them in memory across batches (negative = KiB). Reset before the connection goes back to the pool.
     private const int ImportCacheKiB = 512 * 1024;
     private const int DefaultCacheKiB = 2000;
+
+    // Short transactions so that other writers of the file (a gateway's sign-ups) wait little: SQLite's busy
+    // handler polls a held lock every 100 ms at most, so a pause a little longer than that lets one in.
+    private static readonly TimeSpan MaxTransactionTime = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan PauseBetweenTransactions = TimeSpan.FromMilliseconds(110);
+    private const int RowsBetweenClockChecks = 256;
 
     private readonly int[] _groups = [.. groups];
     private readonly Dictionary<int, long> _addedPerGroup = [];
@@ -78,11 +85,34 @@ internal sealed class RoundRobinImport(
         // groups were fixed from the source order before sorting, so this changes nothing assigned.
         batch.Span.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
 
-        // Reading the source happens outside the lock and transaction, so a slow source
-        // never holds up sign-ups; only the write itself does.
+        // Reading the source happens outside the lock and transaction, so a slow source never holds up
+        // sign-ups; only the write itself does, and in short transactions: a gateway on the same file
+        // waits for its sign-up at most one of them (its busy timeout is 10 s; a 500,000-id transaction
+        // could outlast it), and the pause after each lets a waiting writer of another process in.
+        long inserted = 0;
+        var rows = batch;
+        while (!rows.IsEmpty)
+        {
+            var (written, added) = await WriteSliceAsync(connection, insertUser, addUsers, rows, cancellationToken).ConfigureAwait(false);
+            inserted += added;
+            rows = rows[written..];
+            if (!rows.IsEmpty)
+            {
+                await Task.Delay(PauseBetweenTransactions, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return inserted;
+    }
+
+    // Writes rows from the start of <paramref name="rows"/> for at most MaxTransactionTime, in one transaction.
+    private async Task<(int Written, long Inserted)> WriteSliceAsync(
+        SqliteConnection connection, SqliteCommand insertUser, SqliteCommand addUsers,
+        Memory<(string Id, int Group)> rows, CancellationToken cancellationToken)
+    {
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var started = timeProvider.GetTimestamp();
             using var transaction = connection.BeginTransaction(deferred: false);
             insertUser.Transaction = transaction;
             addUsers.Transaction = transaction;
@@ -92,14 +122,21 @@ internal sealed class RoundRobinImport(
             var groupParameter = insertUser.Parameters["$group"];
             _addedPerGroup.Clear();
             long inserted = 0;
-            foreach (var (id, group) in batch.Span)
+            var written = 0;
+            var span = rows.Span;
+            while (written < span.Length)
             {
+                var (id, group) = span[written++];
                 idParameter.Value = id;
                 groupParameter.Value = group;
                 if (insertUser.ExecuteNonQuery() == 1)
                 {
                     inserted++;
                     _addedPerGroup[group] = _addedPerGroup.GetValueOrDefault(group) + 1;
+                }
+                if (written % RowsBetweenClockChecks == 0 && timeProvider.GetElapsedTime(started) >= MaxTransactionTime)
+                {
+                    break;
                 }
             }
 
@@ -113,7 +150,7 @@ internal sealed class RoundRobinImport(
             }
 
             transaction.Commit();
-            return inserted;
+            return (written, inserted);
         }
         finally
         {

@@ -7,7 +7,7 @@ using Microsoft.Data.Sqlite;
 namespace KeyPool.Sqlite.Users;
 
 /// <summary>Users and their key groups in <c>user_profiles</c>, with per-group counts in <c>api_key_group_users</c>.</summary>
-internal sealed class SqliteUserStore(SqliteConnectionFactory connections, SemaphoreSlim writeLock, TimeProvider timeProvider)
+internal sealed class SqliteUserStore(SqliteConnectionFactory connections, SemaphoreSlim writeLock, TimeProvider timeProvider, WriteOutage outage)
 {
     private const string FindSql = "SELECT id, api_key_group, tier FROM user_profiles WHERE id = $id;";
 
@@ -32,10 +32,13 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
         }
 
         // The semaphore queues this process's writers cheaply; BEGIN IMMEDIATE serialises
-        // them with other processes, which wait in SQLite's busy handler.
+        // them with other processes, which wait in SQLite's busy handler. While writes are failing,
+        // a sign-up fails at once rather than wait out the busy timeout (checked again after the queue).
+        outage.ThrowIfRecent();
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            outage.ThrowIfRecent();
             await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var transaction = connection.BeginTransaction(deferred: false);
 

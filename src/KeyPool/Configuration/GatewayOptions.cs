@@ -124,6 +124,27 @@ public sealed class LimitsOptions
 
     /// <summary>Requests on <c>/v1</c> handled at once (waiting for capacity included); more get 503 at once. Default 4,096.</summary>
     public int MaxConcurrentRequests { get; set; } = 4_096;
+
+    /// <summary>
+    /// Most items in a body's <c>messages</c> or <c>input</c> array; more get 400 <c>too_many_items</c> without reaching
+    /// the upstream. Default 100,000 (far above any context window's worth of turns).
+    /// </summary>
+    public int MaxMessages { get; set; } = 100_000;
+
+    /// <summary>
+    /// How long a client may take to send a request's headers; slower ones get Kestrel's 408 and are closed (slowloris).
+    /// Default 10 s (Kestrel's own default is 30 s).
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Slowest request body accepted, in bytes per second, after a grace period of <see cref="MinRequestBodyGracePeriod"/>;
+    /// slower uploads get 408 <c>request_timeout</c>. Default 240 B/s (Kestrel's default).
+    /// </summary>
+    public double MinRequestBodyBytesPerSecond { get; set; } = 240;
+
+    /// <summary>The grace period of <see cref="MinRequestBodyBytesPerSecond"/>. Default 5 s (Kestrel's default); more than 1 s.</summary>
+    public TimeSpan MinRequestBodyGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>Usage accounting (<c>KeyPool:Usage</c>).</summary>

@@ -105,7 +105,11 @@ internal sealed class OptionsValidation :
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options) => Result(
         (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."),
-        (options.MaxConcurrentRequests < 1, $"KeyPool:Limits:MaxConcurrentRequests must be at least 1, not {options.MaxConcurrentRequests}."));
+        (options.MaxConcurrentRequests < 1, $"KeyPool:Limits:MaxConcurrentRequests must be at least 1, not {options.MaxConcurrentRequests}."),
+        (options.MaxMessages < 1, $"KeyPool:Limits:MaxMessages must be at least 1, not {options.MaxMessages}."),
+        (options.RequestHeadersTimeout <= TimeSpan.Zero, $"KeyPool:Limits:RequestHeadersTimeout must be positive, not {options.RequestHeadersTimeout}."),
+        (options.MinRequestBodyBytesPerSecond <= 0, $"KeyPool:Limits:MinRequestBodyBytesPerSecond must be positive, not {options.MinRequestBodyBytesPerSecond}."),
+        (options.MinRequestBodyGracePeriod <= TimeSpan.FromSeconds(1), $"KeyPool:Limits:MinRequestBodyGracePeriod must be more than 1 s (Kestrel's minimum), not {options.MinRequestBodyGracePeriod}."));
 
     public ValidateOptionsResult Validate(string? name, UsageOptions options) => Result(
         (options.FlushInterval <= TimeSpan.Zero || options.FlushInterval > TimeSpan.FromSeconds(1),

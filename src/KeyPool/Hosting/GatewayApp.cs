@@ -1,4 +1,5 @@
 using KeyPool.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace KeyPool.Hosting;
 
@@ -14,11 +15,18 @@ internal static class GatewayApp
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             // The proxy enforces its own limit (KeyPool:Limits:MaxRequestBodyBytes) with an OpenAI-shaped 413.
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.AddServerHeader = false;
+            // Slow senders (slowloris) are cut by Kestrel before they hold a request slot for long.
+            var limits = context.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+            var defaults = new LimitsOptions();
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout > TimeSpan.Zero ? limits.RequestHeadersTimeout : defaults.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(
+                limits.MinRequestBodyBytesPerSecond > 0 ? limits.MinRequestBodyBytesPerSecond : defaults.MinRequestBodyBytesPerSecond,
+                limits.MinRequestBodyGracePeriod > TimeSpan.FromSeconds(1) ? limits.MinRequestBodyGracePeriod : defaults.MinRequestBodyGracePeriod);
         });
         builder.Logging.AddSimpleConsole(o =>
         {

@@ -37,6 +37,7 @@ internal sealed class ProxyHandler(
     private const int InitialBodyBuffer = 64 * 1024;
 
     private readonly long _maxBody = limits.Value.MaxRequestBodyBytes;
+    private readonly int _maxMessages = limits.Value.MaxMessages;
     private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
 
     public async Task HandleAsync(HttpContext context)
@@ -62,7 +63,19 @@ internal sealed class ProxyHandler(
             await TooLargeAsync(context);
             return;
         }
-        var (buffer, length, tooLarge) = await ReadBodyAsync(context);
+        byte[] buffer;
+        int length;
+        bool tooLarge;
+        try
+        {
+            (buffer, length, tooLarge) = await ReadBodyAsync(context);
+        }
+        catch (BadHttpRequestException exception)
+        {
+            // Kestrel's verdict on the body (too slow: below KeyPool:Limits:MinRequestBodyBytesPerSecond; malformed chunking).
+            await BadBodyAsync(context, exception);
+            return;
+        }
         try
         {
             if (tooLarge)
@@ -84,11 +97,22 @@ internal sealed class ProxyHandler(
     private async Task ServeAsync(HttpContext context, Caller caller, string path, ReadOnlyMemory<byte> body)
     {
         ChatRequest chat = default;
+        if (body.IsEmpty && HttpMethods.IsPost(context.Request.Method))
+        {
+            // Every POST endpoint behind the gateway takes a JSON object; an empty one would only cost an upstream call.
+            await OpenAiError.WriteAsync(context, 400, "The request body must be a JSON object.", OpenAiError.InvalidRequest, ChatRequest.InvalidJson);
+            return;
+        }
         if (!body.IsEmpty)
         {
-            if (ChatRequest.Read(body.Span, out var error) is not { } parsed)
+            if (!IsJson(context.Request.ContentType))
             {
-                await OpenAiError.WriteAsync(context, 400, error!, OpenAiError.InvalidRequest, "invalid_json");
+                await OpenAiError.WriteAsync(context, 415, $"The request body must be JSON (Content-Type: application/json), not '{context.Request.ContentType}'.", OpenAiError.InvalidRequest, "unsupported_media_type");
+                return;
+            }
+            if (ChatRequest.Read(body.Span, _maxMessages, out var error, out var code) is not { } parsed)
+            {
+                await OpenAiError.WriteAsync(context, 400, error!, OpenAiError.InvalidRequest, code!);
                 return;
             }
             chat = parsed;
@@ -221,6 +245,39 @@ internal sealed class ProxyHandler(
         // The buffer grows as bytes arrive: a declared length is a claim, not bytes, and slow senders must not hold memory they never send.
         var (buffer, total, tooLarge) = await PooledRead.ReadAsync(request.Body, Math.Min(length ?? InitialBodyBuffer, InitialBodyBuffer), _maxBody, context.RequestAborted);
         return (buffer, tooLarge ? 0 : total, tooLarge);
+    }
+
+    // Every endpoint behind the gateway takes JSON; a missing type is taken as JSON (curl without -H).
+    private static bool IsJson(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return true;
+        }
+        var mediaType = contentType.AsSpan();
+        var semicolon = mediaType.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            mediaType = mediaType[..semicolon];
+        }
+        mediaType = mediaType.Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || (mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static async Task BadBodyAsync(HttpContext context, BadHttpRequestException exception)
+    {
+        var (code, message) = exception.StatusCode == StatusCodes.Status408RequestTimeout
+            ? ("request_timeout", "The request body arrived too slowly (KeyPool:Limits:MinRequestBodyBytesPerSecond).")
+            : ("invalid_request_body", "The request body could not be read: " + exception.Message);
+        try
+        {
+            await OpenAiError.WriteAsync(context, exception.StatusCode, message, OpenAiError.InvalidRequest, code);
+        }
+        catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // Kestrel may already be closing the connection; it then answers (or closes) on its own.
+        }
     }
 
     private Task TooLargeAsync(HttpContext context) =>

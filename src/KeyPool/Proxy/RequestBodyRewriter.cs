@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace KeyPool.Proxy;
@@ -9,6 +10,10 @@ namespace KeyPool.Proxy;
 /// </summary>
 internal static class RequestBodyRewriter
 {
+    // The reader's depth, not System.Text.Json's default of 64: a body it accepted must not fail here (a 500).
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = ChatRequest.MaxDepth };
+    private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = ChatRequest.MaxDepth };
+
     private static readonly byte[] IncludeUsageMember = "\"stream_options\":{\"include_usage\":true},"u8.ToArray();
 
     /// <summary>
@@ -35,7 +40,7 @@ internal static class RequestBodyRewriter
             span[(open + 1)..].CopyTo(result.AsSpan(open + 1 + IncludeUsageMember.Length));
             return result;
         }
-        var root = JsonNode.Parse(body.Span)!.AsObject();
+        var root = JsonNode.Parse(body.Span, documentOptions: DocumentOptions)!.AsObject();
         if (changeModel)
         {
             root["model"] = pinnedModel;
@@ -55,6 +60,6 @@ internal static class RequestBodyRewriter
                 root["stream_options"] = new JsonObject { ["include_usage"] = true };
             }
         }
-        return Encoding.UTF8.GetBytes(root.ToJsonString());
+        return Encoding.UTF8.GetBytes(root.ToJsonString(WriteOptions));
     }
 }

@@ -10,6 +10,8 @@ namespace KeyPool.Storage;
 /// <summary>Registers the store chosen by configuration (<see cref="StoreChoice"/>): the one place that knows both adapters.</summary>
 internal static class StoreServices
 {
+    public const string SqliteMaxSizeKey = "KeyPool:Sqlite:MaxSizeBytes";
+
     public static IServiceCollection AddKeyPoolStore(this IServiceCollection services, IConfiguration configuration)
     {
         var choice = StoreChoice.From(configuration);
@@ -26,7 +28,9 @@ internal static class StoreServices
         }
         else
         {
-            services.AddSingleton(sp => new SqliteStore(choice.ConnectionString, sp.GetRequiredService<TimeProvider>()));
+            // KeyPool:Sqlite:MaxSizeBytes: a quota for the file on a shared disk (0, the default: none).
+            var maxSize = configuration.GetValue<long>(SqliteMaxSizeKey);
+            services.AddSingleton(sp => new SqliteStore(choice.ConnectionString, sp.GetRequiredService<TimeProvider>(), maxSize));
             services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteStore>());
             services.AddSingleton<IUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
             services.AddSingleton<IUserUsageStore>(sp => sp.GetRequiredService<SqliteStore>());
