@@ -27,6 +27,8 @@ public sealed class RateWindow
     private int _burstRequests;
     private long _burstTokens;
     private int _tightenings;
+    private long _openReservations;
+    private long _reservedTokens;
 
     /// <summary>Creates a window with <paramref name="limits"/>, its burst allowance full.</summary>
     public RateWindow(BudgetLimits limits)
@@ -71,6 +73,8 @@ public sealed class RateWindow
             _tokenSum += tokens;
             _requestCredit -= Unit;
             _tokenCredit -= tokenCost;
+            _openReservations++;
+            _reservedTokens += tokens;
             return true;
         }
     }
@@ -80,6 +84,8 @@ public sealed class RateWindow
     {
         lock (_lock)
         {
+            _openReservations--;
+            _reservedTokens -= reserved;
             Advance(second);
             // The bucket gets back what was reserved and not spent (or owes what was spent beyond it).
             _tokenCredit = Math.Min(_burstTokens * Unit, _tokenCredit + (reserved - actual) * Unit);
@@ -142,6 +148,21 @@ public sealed class RateWindow
             _tokenCredit = Math.Min(_tokenCredit, _burstTokens * Unit);
             _tightenings++;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Reservations taken by <see cref="TryAcquire"/> and not yet settled, and the tokens they hold: what requests in
+    /// flight hold now. Back to zero when every admitted request was settled exactly once (a leak shows here).
+    /// </summary>
+    public (long Requests, long Tokens) Reserved
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_openReservations, _reservedTokens);
+            }
         }
     }
 
