@@ -35,10 +35,11 @@ internal sealed class ProcessTestBed : IAsyncDisposable
 
     public string DatabasePath => Path.Combine(_directory, "keypool.db");
 
-    public static async Task<ProcessTestBed> StartAsync(int keyCount, IReadOnlyDictionary<string, string> settings)
+    public static async Task<ProcessTestBed> StartAsync(int keyCount, IReadOnlyDictionary<string, string> settings, Action<EmulatorOptions>? configureEmulator = null)
     {
         var keys = Enumerable.Range(1, keyCount).Select(GatewayHarness.KeyFor).ToArray();
         var options = new EmulatorOptions();
+        configureEmulator?.Invoke(options);
         foreach (var key in keys)
         {
             options.Keys.Add(key);
