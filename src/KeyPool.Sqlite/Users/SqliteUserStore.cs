@@ -36,7 +36,7 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await connections.OpenDurableAsync(cancellationToken).ConfigureAwait(false);
             using var transaction = connection.BeginTransaction(deferred: false);
 
             // Another caller may have created the user between the first read and the lock.
