@@ -65,4 +65,7 @@ internal static partial class Log
 
     [LoggerMessage(400, LogLevel.Warning, "Usage flush failed; counts kept in memory for the next try")]
     public static partial void UsageFlushFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(401, LogLevel.Warning, "Stopping: {InFlight} requests had not ended when the last usage flush began; their usage is not written")]
+    public static partial void UsageFlushBeforeIdle(ILogger logger, int inFlight);
 }

@@ -1,22 +1,39 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Usage;
 using KeyPool.Hosting;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Usage;
 
 /// <summary>Writes in-memory usage to the store every interval (≤ 1 s) and once more on shutdown.</summary>
 internal sealed class UsageFlushService(
-    UsageRecorder recorder, IUsageStore store, IOptions<UsageOptions> options, TimeProvider time, ILogger<UsageFlushService> logger) : PeriodicService(time)
+    UsageRecorder recorder, IUsageStore store, ProxyGate gate, IOptions<UsageOptions> options, TimeProvider time, ILogger<UsageFlushService> logger) : PeriodicService(time)
 {
     protected override TimeSpan Interval => options.Value.FlushInterval;
 
     protected override Task TickAsync(CancellationToken cancellationToken) => FlushAsync(cancellationToken);
 
+    // Bounds the wait for requests cut at the drain deadline and the last flush, on the wall clock like the host's own
+    // shutdown time (a fake clock in tests must not hold a stop forever): a store that hangs must not keep the process.
+    private static readonly TimeSpan LastFlushTimeout = TimeSpan.FromSeconds(5);
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken); // what the last second recorded
+        // Kestrel has stopped (it stops first); requests it cut at the drain deadline are still unwinding and record their
+        // usage as they end. The host's token is already cancelled when the drain used up the shutdown time, so the last
+        // flush has a token of its own.
+        using var last = new CancellationTokenSource(LastFlushTimeout);
+        try
+        {
+            await gate.WhenIdleAsync(last.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.UsageFlushBeforeIdle(logger, gate.InFlight);
+        }
+        await FlushAsync(last.Token);
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)

@@ -68,6 +68,7 @@ public sealed class ProcessStopTests(ITestOutputHelper output)
         var done = texts.Count(t => t.Contains("data: [DONE]", StringComparison.Ordinal));
         output.WriteLine($"SIGTERM: {Streams} streams open, {inFlight} still streaming at the signal, {done} ended with [DONE] after {drained.TotalSeconds:F1} s; process exited {exited.TotalSeconds:F1} s after the signal with code {gateway.ExitCode}");
         output.WriteLine("knocks during the drain: " + string.Join(", ", knocks.GroupBy(k => k).Select(g => $"{g.Key} ×{g.Count()}")));
+        Assert.Equal(0, gateway.ExitCode);
         Assert.Equal(Streams, done);
         Assert.All(texts, t => Assert.Equal(1, Settlement.StreamStarts(t)));
         // Nothing new is served during the drain. Kestrel unbinds and closes idle keep-alive connections as the stop
@@ -82,6 +83,50 @@ public sealed class ProcessStopTests(ITestOutputHelper output)
         output.WriteLine($"usage: upstream counted {upstream} chat requests, recorded after restart {recorded}");
         Assert.Equal(Streams + 1, upstream);
         Assert.Equal(upstream, recorded);
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_StreamsLongerThanTheDrainDeadline_AreCut_AtTheDeadline_AndTheirUsageIsStillWritten()
+    {
+        await using var bed = await ProcessTestBed.StartAsync(keyCount: 2, new Dictionary<string, string>
+        {
+            ["KeyPool__Shutdown__DrainTimeout"] = "00:00:02",
+        });
+        var gateway = await bed.StartGatewayAsync();
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 10 }) { BaseAddress = gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        bed.Emulator.Faults.ChunkDelay = TimeSpan.FromSeconds(2); // ≈ 18 s a stream: far beyond the drain deadline
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
+            client.SendAsync(ProcessTestBed.Chat($"long-user-{i}", stream: true), HttpCompletionOption.ResponseHeadersRead)));
+        var bodies = responses.Select(async r =>
+        {
+            try
+            {
+                return await r.Content.ReadAsStringAsync();
+            }
+            catch (HttpRequestException)
+            {
+                return "(cut)";
+            }
+        }).ToArray();
+        var clock = Stopwatch.StartNew();
+
+        await gateway.SignalAsync("TERM");
+        Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the process outlived its drain deadline: " + gateway.Output);
+        var exited = clock.Elapsed;
+        var texts = await Task.WhenAll(bodies);
+        Assert.True(gateway.ExitCode == 0, $"exit code {gateway.ExitCode}: {gateway.Output}");
+
+        await bed.StartGatewayAsync();
+        var upstream = bed.UpstreamChatAttempts;
+        var recorded = await bed.RecordedRequestsAsync();
+        output.WriteLine($"SIGTERM, drain deadline 2 s: exited after {exited.TotalSeconds:F1} s; streams with [DONE] {texts.Count(t => t.Contains("data: [DONE]", StringComparison.Ordinal))} of 10; usage: upstream {upstream}, recorded {recorded}");
+        Assert.DoesNotContain(texts, t => t.Contains("data: [DONE]", StringComparison.Ordinal)); // cut at the deadline
+        Assert.Equal(10, upstream);
+        Assert.Equal(upstream, recorded); // the final flush still ran after the deadline had passed
         foreach (var response in responses)
         {
             response.Dispose();

@@ -55,6 +55,7 @@ internal sealed class ProcessTestBed : IAsyncDisposable
             ["ConnectionStrings__KeyPool"] = $"Data Source={Path.Combine(directory, "keypool.db")}",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
+            ["Logging__LogLevel__KeyPool.Usage"] = "Debug",
         };
         for (var i = 0; i < keys.Length; i++)
         {
