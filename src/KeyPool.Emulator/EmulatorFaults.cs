@@ -21,6 +21,9 @@ public sealed class EmulatorFaults
     private double _serverErrorRate;
     private int _serverErrorStatus = 500;
     private int? _resetMidStreamAfterChunks;
+    private int? _truncateStreamAfterChunks;
+    private int _resetsBeforeFirstByte;
+    private int _garbledAnswers;
     private TimeSpan _firstByteDelay;
     private TimeSpan _chunkDelay;
 
@@ -75,6 +78,62 @@ public sealed class EmulatorFaults
                 throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero or more.");
             }
             lock (_gate) { _resetMidStreamAfterChunks = value; }
+        }
+    }
+
+    /// <summary>
+    /// When set (and not above the chunk count), a stream ends cleanly after this many content chunks — the HTTP
+    /// answer completes — but without the finish chunk, usage or [DONE]: a truncated SSE answer. Served records "truncated".
+    /// </summary>
+    public int? TruncateStreamAfterChunks
+    {
+        get { lock (_gate) { return _truncateStreamAfterChunks; } }
+        set
+        {
+            if (value < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero or more.");
+            }
+            lock (_gate) { _truncateStreamAfterChunks = value; }
+        }
+    }
+
+    /// <summary>
+    /// The next <paramref name="count"/> chat completions that would succeed lose their connection before the first
+    /// byte (no status line): what a client sees of a crashed or reset upstream. Served records status 0, "reset_before_first_byte".
+    /// </summary>
+    public void ResetNextBeforeFirstByte(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (_gate) { _resetsBeforeFirstByte += count; }
+    }
+
+    /// <summary>
+    /// The next <paramref name="count"/> chat completions that would succeed answer 200 with the right content type
+    /// (JSON or SSE) and bytes that are neither. Served records "garbled".
+    /// </summary>
+    public void GarbleNext(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (_gate) { _garbledAnswers += count; }
+    }
+
+    /// <summary>Consumes the fault (if any) a successful answer must show instead of itself.</summary>
+    internal AnswerFault TakeAnswerFault()
+    {
+        lock (_gate)
+        {
+            if (_resetsBeforeFirstByte > 0)
+            {
+                _resetsBeforeFirstByte--;
+                return AnswerFault.ResetBeforeFirstByte;
+            }
+            if (_garbledAnswers > 0)
+            {
+                _garbledAnswers--;
+                return AnswerFault.Garbled;
+            }
+            return AnswerFault.None;
         }
     }
 
@@ -165,6 +224,9 @@ public sealed class EmulatorFaults
             _serverErrorRate = 0;
             _serverErrorStatus = 500;
             _resetMidStreamAfterChunks = null;
+            _truncateStreamAfterChunks = null;
+            _resetsBeforeFirstByte = 0;
+            _garbledAnswers = 0;
             _firstByteDelay = TimeSpan.Zero;
             _chunkDelay = TimeSpan.Zero;
         }

@@ -1,4 +1,5 @@
 using KeyPool.Emulator.Accounts;
+using KeyPool.Emulator.Faults;
 using KeyPool.Emulator.Hosting;
 using KeyPool.Emulator.Logging;
 using KeyPool.Emulator.Usage;
@@ -10,6 +11,9 @@ namespace KeyPool.Emulator.Completions;
 internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate gate)
 {
     public const string Path = "/v1/chat/completions";
+
+    // Neither JSON nor an SSE event: binary noise with no blank line, as from a confused proxy or a wrong port.
+    private static readonly byte[] Garbage = [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03, (byte)'<', (byte)'h', (byte)'t', (byte)'m', (byte)'l', (byte)'>', 0xFF, 0xFE, (byte)'\n', 0x00];
 
     public async Task HandleAsync(Exchange exchange)
     {
@@ -46,6 +50,19 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
             new TokenUsage(prompt, cached, completion, reasoning));
 
         await state.DelayAsync(options.Latency + state.Faults.FirstByteDelay, exchange.Aborted);
+        switch (state.Faults.TakeAnswerFault())
+        {
+            case AnswerFault.ResetBeforeFirstByte:
+                exchange.Record(0, "reset_before_first_byte");
+                exchange.Http.Abort();
+                return;
+            case AnswerFault.Garbled:
+                exchange.Record(StatusCodes.Status200OK, "garbled");
+                exchange.Http.Response.StatusCode = StatusCodes.Status200OK;
+                exchange.Http.Response.ContentType = request.Stream ? "text/event-stream" : "application/json";
+                await exchange.Http.Response.Body.WriteAsync(Garbage, exchange.Aborted);
+                return;
+        }
         if (request.Stream)
         {
             await StreamAsync(exchange, account, reply, request.IncludeUsage);
@@ -61,7 +78,8 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
     {
         var chunks = ReplyText.Split(reply.Content, Math.Max(1, state.Options.StreamChunks));
         var resetAfter = state.Faults.ResetMidStreamAfterChunks is { } n && n <= chunks.Length ? n : (int?)null;
-        exchange.Record(StatusCodes.Status200OK, resetAfter is null ? null : "reset_mid_stream");
+        var truncateAfter = resetAfter is null && state.Faults.TruncateStreamAfterChunks is { } t && t <= chunks.Length ? t : (int?)null;
+        exchange.Record(StatusCodes.Status200OK, resetAfter is not null ? "reset_mid_stream" : truncateAfter is not null ? "truncated" : null);
 
         var response = exchange.Http.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -78,6 +96,10 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
             {
                 EmulatorLog.ResetMidStream(state.Logger, account.Team, i);
                 throw new InjectedStreamResetException(i);
+            }
+            if (truncateAfter == i)
+            {
+                return; // the answer ends cleanly, without finish chunk, usage or [DONE]
             }
             if (i == chunks.Length)
             {

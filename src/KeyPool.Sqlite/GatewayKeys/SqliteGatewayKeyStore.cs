@@ -60,7 +60,7 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     private async Task AddCoreAsync(GatewayKey key, GatewayKeyHash hash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _connections.OpenDurableAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
         command.CommandText =
             "INSERT INTO gateway_keys (id, user_id, key_hash, prefix, created_at, revoked_at) VALUES ($id, $user, $hash, $prefix, $created, $revoked);";
@@ -122,7 +122,7 @@ public sealed class SqliteGatewayKeyStore : IGatewayKeyStore
     {
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentNullException.ThrowIfNull(keyId);
-        await using var connection = await _connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _connections.OpenDurableAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
         // One statement: the key is revoked and its hash read back atomically, and a key already
         // revoked keeps the time it was first revoked.

@@ -39,7 +39,7 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
         try
         {
             outage.ThrowIfRecent();
-            await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await connections.OpenDurableAsync(cancellationToken).ConfigureAwait(false);
             using var transaction = connection.BeginTransaction(deferred: false);
 
             // Another caller may have created the user between the first read and the lock.
@@ -76,7 +76,7 @@ internal sealed class SqliteUserStore(SqliteConnectionFactory connections, Semap
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await connections.OpenDurableAsync(cancellationToken).ConfigureAwait(false);
             using var transaction = connection.BeginTransaction(deferred: false);
             if (Find(connection, transaction, userId) is not { } user)
             {

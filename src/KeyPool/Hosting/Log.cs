@@ -74,4 +74,7 @@ internal static partial class Log
 
     [LoggerMessage(402, LogLevel.Warning, "Usage per user is held for {Rows} user-days, the cap (KeyPool:Usage:MaxPendingUserRows) while the store is down: {Requests} requests and {Tokens} tokens of new users were not counted so far")]
     public static partial void UserUsageDropped(ILogger logger, int rows, long requests, long tokens);
+
+    [LoggerMessage(403, LogLevel.Warning, "Stopping: {InFlight} requests had not ended when the last usage flush began; their usage is not written")]
+    public static partial void UsageFlushBeforeIdle(ILogger logger, int inFlight);
 }

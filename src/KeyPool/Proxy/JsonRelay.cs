@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Json;
 
 namespace KeyPool.Proxy;
 
@@ -17,6 +18,11 @@ internal static class JsonRelay
         var (buffer, total, tooLarge) = await PooledRead.ReadAsync(stream, expected, maxBuffered, exchange.Cancellation);
         try
         {
+            if (!tooLarge && !IsOneJsonValue(buffer.AsSpan(0, total)))
+            {
+                // Garbage with a JSON content type: nothing reached the client, so another key may still answer.
+                throw new InvalidDataException("The upstream's JSON answer is not JSON.");
+            }
             var client = exchange.Context.Response;
             client.StatusCode = (int)response.StatusCode;
             HeaderCopier.ToClient(response, client, keepContentLength: false);
@@ -34,6 +40,25 @@ internal static class JsonRelay
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Whether <paramref name="json"/> is one whole JSON value (garbage or a cut body is not); allocation-free.</summary>
+    internal static bool IsOneJsonValue(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read())
+            {
+                return false;
+            }
+            reader.Skip();
+            return !reader.Read(); // nothing but whitespace after the value
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 }

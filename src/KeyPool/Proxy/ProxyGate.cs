@@ -16,6 +16,7 @@ internal sealed class ProxyGate(
 {
     private readonly int _maxConcurrent = limits.Value.MaxConcurrentRequests;
     private readonly CallerThrottle _throttle = throttles.Api;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
 
     /// <summary>Who is calling and the validated path below <c>/v1</c>.</summary>
@@ -56,10 +57,23 @@ internal sealed class ProxyGate(
         return null;
     }
 
-    public void Leave() => Interlocked.Decrement(ref _inFlight);
+    public void Leave()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            _idle.TrySetResult();
+        }
+    }
 
     /// <summary>Requests inside the gate now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>
+    /// Completes once the last request inside the gate has left, after the stop began (no new one enters then): by then
+    /// every attempt has been settled and its usage recorded, even those Kestrel cut at the drain deadline.
+    /// </summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken) =>
+        InFlight <= 0 ? Task.CompletedTask : _idle.Task.WaitAsync(cancellationToken);
 
     private async ValueTask<Entry?> AuthorizeAsync(HttpContext context)
     {

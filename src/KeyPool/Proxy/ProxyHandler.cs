@@ -203,7 +203,20 @@ internal sealed class ProxyHandler(
                 break;
             }
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
-            var result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
+            ForwardResult result;
+            try
+            {
+                result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
+            }
+            catch (Exception exception)
+            {
+                // The forwarder reports failures as facts; anything else escaping it must still settle the reservation,
+                // record the attempt and free a half-open probe — exactly once — before it goes up.
+                var kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway;
+                var broke = new ForwardResult(new UpstreamOutcome(kind, ClientSawBytes: context.Response.HasStarted), null, null, TimeSpan.Zero, exception.GetType().Name);
+                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout);
+                throw;
+            }
             var verdict = outcomes.Complete(admission, result.Outcome);
             attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
             spent += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);

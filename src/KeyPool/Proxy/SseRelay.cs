@@ -18,7 +18,21 @@ internal static class SseRelay
     public sealed class State
     {
         public TokenCounts? Usage;
+
+        /// <summary>The stream's end marker (<c>data: [DONE]</c>) was seen.</summary>
+        public bool Done;
+
+        /// <summary>The client stopped reading: the relay ended early, and the stream's end proves nothing.</summary>
+        public bool ClientGone;
     }
+
+    /// <summary>
+    /// Chat and text completions end with <c>data: [DONE]</c> (OpenAI's and xAI's contract); an answer that closes
+    /// without it was cut short, however cleanly the connection ended. Other streams (responses, messages) have
+    /// their own end events and are passed through as they end.
+    /// </summary>
+    internal static bool EndsWithDone(string path) =>
+        path.EndsWith("/chat/completions", StringComparison.Ordinal) || path.Equals("/completions", StringComparison.Ordinal);
 
     /// <summary>
     /// Relays <paramref name="response"/>'s stream to the client. When the upstream fails after events reached
@@ -36,25 +50,46 @@ internal static class SseRelay
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(exchange.Cancellation);
-            await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation);
+            var requireDone = EndsWithDone(exchange.Path);
+            await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation, requireDone);
+            if (requireDone && !state.Done && !state.ClientGone && !exchange.ClientLeft)
+            {
+                throw new InvalidDataException("The upstream stream ended without [DONE].");
+            }
             return new UpstreamForwarder.Relayed(state.Usage, null);
         }
         catch (Exception exception) when (exception is IOException or HttpRequestException or InvalidDataException or OperationCanceledException)
         {
-            if (client.HasStarted && !exchange.ClientLeft)
+            if (!client.HasStarted)
             {
-                var error = OpenAiError.Serialize("The upstream stream failed before it completed.", OpenAiError.Upstream, "upstream_stream_failed");
-                client.BodyWriter.Write("data: "u8);
-                client.BodyWriter.Write(error);
-                client.BodyWriter.Write("\n\n"u8);
-                await client.BodyWriter.FlushAsync(CancellationToken.None);
+                client.Clear(); // nothing reached the client: another key may answer with its own status and headers
+            }
+            else if (!exchange.ClientLeft)
+            {
+                await WriteErrorEventAsync(client);
             }
             return new UpstreamForwarder.Relayed(state.Usage, exception.GetType().Name);
         }
     }
 
+    private static async Task WriteErrorEventAsync(HttpResponse client)
+    {
+        try
+        {
+            var error = OpenAiError.Serialize("The upstream stream failed before it completed.", OpenAiError.Upstream, "upstream_stream_failed");
+            client.BodyWriter.Write("data: "u8);
+            client.BodyWriter.Write(error);
+            client.BodyWriter.Write("\n\n"u8);
+            await client.BodyWriter.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client left while being told: the attempt is still settled by the caller.
+        }
+    }
+
     /// <summary>Relays until the upstream ends. Upstream read failures propagate; the caller decides what the client sees.</summary>
-    internal static async Task RelayEventsAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken)
+    internal static async Task RelayEventsAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken, bool requireDone = false)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         var start = 0; // first byte not yet written or dropped
@@ -91,15 +126,17 @@ internal static class SseRelay
                     var flush = await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                     if (flush.IsCanceled || flush.IsCompleted)
                     {
+                        state.ClientGone = true;
                         return; // the client went away
                     }
                 }
             }
             if (end > start)
             {
-                // A last event without its blank line: pass it on as it is.
+                // A last event without its blank line: pass it on as it is, unless the stream needed an end marker
+                // and this is not it (then it is a fragment or noise, and the caller reports a broken stream).
                 var ev = buffer.AsSpan(start, end - start);
-                if (Inspect(ev, stripUsageChunk, state))
+                if (Inspect(ev, stripUsageChunk, state) && (state.Done || !requireDone))
                 {
                     client.Write(ev);
                     await client.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -139,6 +176,11 @@ internal static class SseRelay
     /// <summary>Reads usage from one event; false when the event must not reach the client.</summary>
     private static bool Inspect(ReadOnlySpan<byte> ev, bool stripUsageChunk, State state)
     {
+        if (ev.Length <= MaxDoneEvent && IsDone(ev))
+        {
+            state.Done = true;
+            return true;
+        }
         if (ev.IndexOf("\"usage\""u8) < 0)
         {
             return true;
@@ -162,6 +204,26 @@ internal static class SseRelay
         // Older models send running usage on every chunk: keep the last, never add them up.
         state.Usage = counts;
         return !(stripUsageChunk && emptyChoices);
+    }
+
+    // "data: [DONE]" with a line end, a blank line and some slack for spaces or an "id:" field.
+    private const int MaxDoneEvent = 64;
+
+    /// <summary>Whether <paramref name="ev"/>'s data is exactly <c>[DONE]</c> (a chunk whose text says [DONE] is JSON, not this).</summary>
+    private static bool IsDone(ReadOnlySpan<byte> ev)
+    {
+        var data = ev.IndexOf("data:"u8);
+        if (data < 0)
+        {
+            return false;
+        }
+        var payload = ev[(data + 5)..];
+        var lineEnd = payload.IndexOf((byte)'\n');
+        if (lineEnd >= 0)
+        {
+            payload = payload[..lineEnd];
+        }
+        return payload.Trim(" \r"u8).SequenceEqual("[DONE]"u8);
     }
 
     private static byte[] MakeRoom(byte[] buffer, ref int start, ref int end)

@@ -1,6 +1,7 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Usage;
 using KeyPool.Hosting;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Usage;
@@ -14,6 +15,7 @@ internal sealed class UsageFlushService(
     UserUsageRecorder userRecorder,
     IUsageStore store,
     IUserUsageStore userStore,
+    ProxyGate gate,
     IOptions<UsageOptions> options,
     TimeProvider time,
     ILogger<UsageFlushService> logger) : PeriodicService(time)
@@ -24,10 +26,26 @@ internal sealed class UsageFlushService(
 
     protected override Task TickAsync(CancellationToken cancellationToken) => FlushAsync(cancellationToken);
 
+    // Bounds the wait for requests cut at the drain deadline and the last flush, on the wall clock like the host's own
+    // shutdown time (a fake clock in tests must not hold a stop forever): a store that hangs must not keep the process.
+    private static readonly TimeSpan LastFlushTimeout = TimeSpan.FromSeconds(5);
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken); // what the last second recorded
+        // Kestrel has stopped (it stops first); requests it cut at the drain deadline are still unwinding and record their
+        // usage as they end. The host's token is already cancelled when the drain used up the shutdown time, so the last
+        // flush has a token of its own.
+        using var last = new CancellationTokenSource(LastFlushTimeout);
+        try
+        {
+            await gate.WhenIdleAsync(last.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.UsageFlushBeforeIdle(logger, gate.InFlight);
+        }
+        await FlushAsync(last.Token);
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)

@@ -18,6 +18,21 @@ public sealed class RateWindowTests
     }
 
     [Fact]
+    public void Reserved_CountsOpenReservations_UntilEachIsSettledOnce()
+    {
+        var window = Window(rpm: 600);
+
+        Assert.True(window.TryAcquire(100, 300));
+        Assert.True(window.TryAcquire(100, 200));
+        Assert.Equal((2L, 500L), window.Reserved);
+
+        window.Settle(100, 300, 120); // what it really cost does not change what was held
+        Assert.Equal((1L, 200L), window.Reserved);
+        window.Settle(130, 200, 0); // settled late, or refused by the upstream
+        Assert.Equal((0L, 0L), window.Reserved);
+    }
+
+    [Fact]
     public void TryAcquire_MinuteBudget_NeverExceededOverAnySixtySeconds()
     {
         var window = Window(rpm: 120);

@@ -103,6 +103,52 @@ public sealed class StreamingTests
         Assert.Null(Assert.Single(h.Emulator.Served).Reason);
     }
 
+    [Fact]
+    public async Task Stream_TruncatedAfterNChunks_EndsCleanlyWithoutFinishUsageOrDone()
+    {
+        await using var h = await EmulatorHarness.StartAsync(o => o.StreamChunks = 8);
+        h.Emulator.Faults.TruncateStreamAfterChunks = 3;
+
+        var events = await h.StreamChatAsync(EmulatorHarness.KeyA, EmulatorHarness.ChatBody(stream: true)); // no IOException: a clean end
+
+        Assert.Equal(1 + 3, events.Count);
+        Assert.DoesNotContain("[DONE]", events);
+        var served = Assert.Single(h.Emulator.Served);
+        Assert.Equal((200, "truncated"), (served.Status, served.Reason));
+        Assert.Equal(0, h.Emulator.CountServedBy(EmulatorHarness.KeyA));
+    }
+
+    [Fact]
+    public async Task ResetBeforeFirstByte_NoStatusLine_OnlyForTheNextRequest()
+    {
+        await using var h = await EmulatorHarness.StartAsync();
+        h.Emulator.Faults.ResetNextBeforeFirstByte(1);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => h.PostAsync("chat/completions", EmulatorHarness.KeyA, EmulatorHarness.ChatBody(stream: true).ToJsonString()));
+        var events = await h.StreamChatAsync(EmulatorHarness.KeyA, EmulatorHarness.ChatBody(stream: true));
+
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.Equal([(0, "reset_before_first_byte"), (200, null)], h.Emulator.Served.Select(s => (s.Status, s.Reason)).ToArray());
+    }
+
+    [Theory]
+    [InlineData(true, "text/event-stream")]
+    [InlineData(false, "application/json")]
+    public async Task Garbled_RightContentType_NeitherJsonNorEvents(bool stream, string contentType)
+    {
+        await using var h = await EmulatorHarness.StartAsync();
+        h.Emulator.Faults.GarbleNext(1);
+
+        using var response = await h.PostAsync("chat/completions", EmulatorHarness.KeyA, EmulatorHarness.ChatBody(stream: stream).ToJsonString());
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(body));
+        Assert.DoesNotContain("\n\n", System.Text.Encoding.Latin1.GetString(body), StringComparison.Ordinal);
+        Assert.Equal("garbled", Assert.Single(h.Emulator.Served).Reason);
+    }
+
     private static JsonElement Parse(string payload)
     {
         using var document = JsonDocument.Parse(payload);

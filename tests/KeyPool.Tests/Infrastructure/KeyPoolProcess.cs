@@ -94,6 +94,38 @@ public sealed class KeyPoolProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The process id (a child of the test process: signalling it needs no RunsAlone).</summary>
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>SIGKILL: no handler runs, nothing is flushed.</summary>
+    public void KillHard() => _process.Kill();
+
+    /// <summary>Sends <paramref name="signal"/> (e.g. "TERM") with the system's <c>kill</c>.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {_process.Id}") ?? throw new InvalidOperationException("kill did not start.");
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits until the process has exited, at most <paramref name="timeout"/>; false when it is still running.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private void Append(string? line)
     {
         if (line is null)
