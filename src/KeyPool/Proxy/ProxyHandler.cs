@@ -214,7 +214,7 @@ internal sealed class ProxyHandler(
                 // record the attempt and free a half-open probe — exactly once — before it goes up.
                 var kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway;
                 var broke = new ForwardResult(new UpstreamOutcome(kind, ClientSawBytes: context.Response.HasStarted), null, null, TimeSpan.Zero, exception.GetType().Name);
-                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout);
+                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
                 throw;
             }
             var verdict = outcomes.Complete(admission, result.Outcome);
