@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using KeyPool.Core.KeyHealth;
@@ -199,54 +198,27 @@ public sealed class UpstreamFaultMatrixTests(ITestOutputHelper output)
     [Fact]
     public async Task GarbageInsteadOfHttp_EveryKeyTried_ThenA502_NothingLeftOpen()
     {
-        using var upstream = new TcpListener(IPAddress.Loopback, 0);
-        upstream.Start();
-        var attempts = 0;
-        using var stop = new CancellationTokenSource();
-        var server = Task.Run(async () =>
+        await using var upstream = new RawUpstream("\u0016\u0003\u0001garbage, not HTTP\r\n\r\n"u8.ToArray());
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 2, settings: new Dictionary<string, string?>
         {
-            while (!stop.IsCancellationRequested)
-            {
-                using var socket = await upstream.AcceptSocketAsync(stop.Token);
-                var buffer = new byte[64 * 1024];
-                var received = await socket.ReceiveAsync(buffer, SocketFlags.None, stop.Token);
-                if (Encoding.ASCII.GetString(buffer, 0, received).StartsWith("POST ", StringComparison.Ordinal))
-                {
-                    Interlocked.Increment(ref attempts);
-                }
-                await socket.SendAsync("\u0016\u0003\u0001garbage, not HTTP\r\n\r\n"u8.ToArray(), SocketFlags.None, stop.Token);
-                socket.Shutdown(SocketShutdown.Both);
-            }
+            ["KeyPool:Upstream:BaseUrl"] = upstream.BaseUrl,
+            ["KeyPool:Keys:CheckOnStart"] = "false",
         });
-        try
-        {
-            await using var gateway = await GatewayHarness.StartAsync(keyCount: 2, settings: new Dictionary<string, string?>
-            {
-                ["KeyPool:Upstream:BaseUrl"] = $"http://127.0.0.1:{((IPEndPoint)upstream.LocalEndpoint).Port}/v1",
-                ["KeyPool:Keys:CheckOnStart"] = "false",
-            });
 
-            var (status, body) = await SendAsync(gateway, stream: true);
+        var (status, body) = await SendAsync(gateway, stream: true);
 
-            Assert.Equal(HttpStatusCode.BadGateway, status);
-            Assert.Equal("upstream_unreachable", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("code").GetString());
-            Assert.Equal(2, Volatile.Read(ref attempts));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (Settlement.Recorded(gateway, 1) + Settlement.Recorded(gateway, 2) < 2 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20);
-            }
-            Assert.Equal((0L, 0L), Settlement.Reserved(gateway));
-            Assert.Equal(1, Settlement.Recorded(gateway, 1));
-            Assert.Equal(1, Settlement.Recorded(gateway, 2));
-            Report("garbage instead of HTTP (raw socket)", status, body, [1, 1]);
-        }
-        finally
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Equal("upstream_unreachable", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(2, upstream.Posts);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Settlement.Recorded(gateway, 1) + Settlement.Recorded(gateway, 2) < 2 && DateTime.UtcNow < deadline)
         {
-            await stop.CancelAsync();
-            upstream.Stop();
-            await Task.WhenAny(server, Task.Delay(TimeSpan.FromSeconds(5)));
+            await Task.Delay(20);
         }
+        Assert.Equal((0L, 0L), Settlement.Reserved(gateway));
+        Assert.Equal(1, Settlement.Recorded(gateway, 1));
+        Assert.Equal(1, Settlement.Recorded(gateway, 2));
+        Report("garbage instead of HTTP (raw socket)", status, body, [1, 1]);
     }
 
     private static void AssertEndedWithErrorEvent(HttpStatusCode status, string body)
