@@ -187,6 +187,7 @@ internal sealed class ProxyHandler(
         (OutcomeVerdict Verdict, ForwardResult Result, int Group)? failed = null;
         var exclude = 0;
         var spent = 0L;
+        var usageUser = userGroup == 0 ? null : exchange.UserId; // a request of no user (GET /v1/models) is only the key's usage
         for (var attempt = 1; attempt <= _maxAttempts; attempt++)
         {
             Admission? admitted;
@@ -214,11 +215,11 @@ internal sealed class ProxyHandler(
                 // record the attempt and free a half-open probe — exactly once — before it goes up.
                 var kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway;
                 var broke = new ForwardResult(new UpstreamOutcome(kind, ClientSawBytes: context.Response.HasStarted), null, null, TimeSpan.Zero, exception.GetType().Name);
-                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
+                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout, usageUser);
                 throw;
             }
             var verdict = outcomes.Complete(admission, result.Outcome);
-            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, userGroup == 0 ? null : exchange.UserId);
+            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, usageUser);
             spent += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
