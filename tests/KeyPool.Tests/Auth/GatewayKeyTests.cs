@@ -22,12 +22,7 @@ public sealed class GatewayKeyTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
-    private async Task<JsonElement> IssueAsync(string user)
-    {
-        using var response = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, $"/api/admin/users/{user}/keys"));
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
+    private Task<JsonElement> IssueAsync(string user) => _gateway.IssueGatewayKeyAsync(user);
 
     private HttpRequestMessage Chat(string key, string? userHeader = null) => _gateway.ChatRequest(GatewayHarness.ChatBody(), userHeader, token: key);
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
@@ -190,6 +191,14 @@ public sealed class GatewayHarness : IAsyncDisposable
     {
         await using var store = new KeyPool.Sqlite.SqliteStore($"Data Source={DatabasePath}", TimeProvider.System);
         await store.GetOrAssignAsync(user, "free", [group], CancellationToken.None);
+    }
+
+    /// <summary>Issues a gateway key for <paramref name="user"/> through the admin API (201 asserted); the answer, with the key shown once.</summary>
+    public async Task<JsonElement> IssueGatewayKeyAsync(string user)
+    {
+        using var response = await Http.SendAsync(Admin(HttpMethod.Post, $"/api/admin/users/{user}/keys"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
     public async Task<int> GroupOfAsync(string user)
