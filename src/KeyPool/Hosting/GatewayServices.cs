@@ -108,6 +108,7 @@ internal static class GatewayServices
         services.AddSingleton<ModelListRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
+        services.AddSingleton<PoolTotals>();
         services.AddSingleton(sp => new UserUsageRecorder(
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageOptions>>().Value.MaxPendingUserRows));
         services.AddKeyPoolCallers();
