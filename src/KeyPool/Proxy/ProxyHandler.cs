@@ -161,7 +161,7 @@ internal sealed class ProxyHandler(
         {
             return;
         }
-        var plan = planner.Plan(body, chat, tier, caller.UserId, pool);
+        var plan = planner.Plan(body, chat, tier, caller.UserId, pool, SseRelay.EndsWithDone(path));
         if (plan.UnknownModel)
         {
             await OpenAiError.WriteAsync(context, 404, $"The model '{plan.Model}' does not exist or is not available through this gateway.", OpenAiError.InvalidRequest, "model_not_found", "model");
