@@ -66,13 +66,15 @@ public sealed class UpstreamOptions
     public long MaxBufferedAnswerBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
-    /// Model generation and listing only: no endpoint that stores or lists objects shared by every user of a key
-    /// (files, batches, stored responses, deferred completions) and no key self-description (<c>api-key</c>).
+    /// Model generation and listing, and the stored responses and deferred completions KeyPool checks the owner of (a
+    /// caller reaches only its own: docs/security.md); no endpoint that lists objects shared by every user of a key
+    /// (files, batches) and no key self-description (<c>api-key</c>).
     /// </summary>
     public static IReadOnlyList<string> DefaultAllowedPaths { get; } =
     [
         "POST chat/completions", "POST completions", "POST responses", "POST embeddings",
         "GET models", "GET models/*", "POST tokenize-text", "POST images/generations", "POST audio/speech",
+        "GET responses/*", "DELETE responses/*", "GET chat/deferred-completion/*",
     ];
 }
 
