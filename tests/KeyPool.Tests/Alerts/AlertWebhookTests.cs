@@ -40,7 +40,7 @@ public sealed class AlertWebhookTests
         Assert.True(alert.GetProperty("time").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
         var slack = JsonDocument.Parse(Assert.Single(receiver.Received, r => r.Path == "/hooks/slack").Body).RootElement;
         Assert.Contains($"key_revoked (key group {group})", slack.GetProperty("text").GetString(), StringComparison.Ordinal);
-        Assert.Equal(1, slack.EnumerateObject().Count());
+        Assert.Single(slack.EnumerateObject());
 
         gateway.Emulator.Faults.Restore(gateway.Keys[group - 1]);
         await gateway.App.Services.GetRequiredService<RevokedKeyProbe>().ProbeAsync(CancellationToken.None);
