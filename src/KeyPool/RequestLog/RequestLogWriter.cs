@@ -57,23 +57,30 @@ internal sealed partial class RequestLogWriter : BackgroundService
         }
         using var buffer = new MemoryStream();
         await using var json = new Utf8JsonWriter(buffer);
-        var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken))
+            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
             {
-                await DrainAsync(reader, buffer, json, CancellationToken.None);
+                await DrainAsync(_queue.Reader, buffer, json, CancellationToken.None);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        // Lines queued before the stop are still written.
-        await DrainAsync(reader, buffer, json, CancellationToken.None);
-        if (_file is not null)
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (_queue is null)
         {
-            await _file.DisposeAsync();
+            return;
         }
+        // Lines queued before the stop are still written (also when the loop never got to run).
+        using var buffer = new MemoryStream();
+        await using var json = new Utf8JsonWriter(buffer);
+        await DrainAsync(_queue.Reader, buffer, json, CancellationToken.None);
+        await CloseAsync();
     }
 
     private async Task DrainAsync(ChannelReader<RequestLogEntry> reader, MemoryStream buffer, Utf8JsonWriter json, CancellationToken cancellationToken)

@@ -130,6 +130,26 @@ internal sealed class RequestObserver(
         span.Dispose();
     }
 
+    /// <summary>The request is over (whatever stage ended it).</summary>
+    public void Finished(ProxyExchange exchange)
+    {
+        var response = exchange.Context.Response;
+        var status = exchange.Refusal is { Status: > 0 } refusal ? refusal.Status : response.StatusCode;
+        var facts = new RequestFacts(
+            exchange.Started,
+            exchange.Path is { Length: > 0 } path ? path : exchange.Context.Request.Path.Value ?? "",
+            exchange.UserId,
+            exchange.Tier,
+            exchange.Group,
+            exchange.Plan.Model ?? exchange.Chat.Model,
+            exchange.Chat.Stream,
+            exchange.ClientLeft && !response.HasStarted ? 499 : status,
+            exchange.Refusal is { Code.Length: > 0 } refused ? refused.Code : null,
+            exchange.Attempts,
+            exchange.Caller is null ? "none" : exchange.Caller.UserId is null ? "client_token" : "end_user");
+        Finished(facts, exchange.Trail);
+    }
+
     /// <summary>The request is over: its log line, and KeyPool's attributes on the server span.</summary>
     public void Finished(in RequestFacts facts, RequestTrail trail)
     {
