@@ -236,5 +236,5 @@ internal sealed class RequestObserver(
     }
 
     // The upstream's own figure, when it sent one (cost_in_usd_ticks: 10^10 ticks per dollar).
-    private static decimal? CostUsd(in TokenCounts usage) => null;
+    private static decimal? CostUsd(in TokenCounts usage) => usage.CostTicks is { } ticks ? ticks / 10_000_000_000m : null;
 }

@@ -56,6 +56,7 @@ public sealed class RequestLogTests : IDisposable
         Assert.Matches("^[0-9a-f]{12}$", first.GetProperty("team").GetString());
         Assert.True(first.GetProperty("input_tokens").GetInt64() > 0);
         Assert.True(first.GetProperty("output_tokens").GetInt64() > 0);
+        Assert.True(first.GetProperty("cost_usd").GetDecimal() > 0); // the upstream's cost_in_usd_ticks
         Assert.True(first.GetProperty("upstream_ms").GetDouble() > 0);
         Assert.True(first.GetProperty("ttfb_ms").GetDouble() > 0);
         Assert.True(first.GetProperty("queue_ms").GetDouble() >= 0);

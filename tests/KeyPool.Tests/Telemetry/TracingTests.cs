@@ -60,6 +60,7 @@ public sealed class TracingTests
             Assert.True((long)span.Attributes["gen_ai.usage.input_tokens"] > 0);
             Assert.True((long)span.Attributes["gen_ai.usage.output_tokens"] > 0);
             Assert.True(span.Attributes.ContainsKey("gen_ai.usage.cached_tokens"));
+            Assert.True((double)span.Attributes["keypool.cost_usd"] > 0);
             Assert.Matches("^[0-9a-f]{12}$", (string)span.Attributes["keypool.team"]);
             Assert.InRange((long)span.Attributes["keypool.key_group"], 1, 2);
         }
