@@ -8,7 +8,7 @@ namespace KeyPool.Proxy;
 
 /// <summary>
 /// The door of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency
-/// cap, throttle failing addresses, authenticate the caller, and let through only a clean, allow-listed path.
+/// cap, authenticate the caller (throttling failing addresses), and let through only a clean, allow-listed path.
 /// Each refusal is written here, in OpenAI's shape.
 /// </summary>
 internal sealed class ProxyGate(
@@ -77,10 +77,6 @@ internal sealed class ProxyGate(
 
     private async ValueTask<Entry?> AuthorizeAsync(HttpContext context)
     {
-        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
-        {
-            return null;
-        }
         Caller? caller;
         try
         {
@@ -95,11 +91,13 @@ internal sealed class ProxyGate(
         }
         if (caller is null)
         {
-            _throttle.Failed(context);
+            if (await _throttle.FailedAsync(context, "authentication"))
+            {
+                return null;
+            }
             await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
             return null;
         }
-        _throttle.Succeeded(context);
         switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
         {
             case EndpointAllowList.Verdict.InvalidPath:
