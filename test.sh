@@ -17,11 +17,12 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages the tests drive: Chromium (dashboard), PostgreSQL and Redis (scale-out stores).
+# Debian packages the tests drive: Chromium (dashboard), PostgreSQL and Redis (scale-out stores), nginx (rolling restarts).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     # Another apt run (an unattended upgrade) may hold the lock for a while: wait for it rather than fail.
@@ -35,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian packages start their own services; the tests use private ones, so stop those.
 if [ "$(id -u)" -eq 0 ]; then
-  (service redis-server stop; service postgresql stop) >/dev/null 2>&1 || true
+  (service redis-server stop; service postgresql stop; service nginx stop) >/dev/null 2>&1 || true
 fi
 # PostgreSQL refuses to run as root: the test servers run as this unprivileged user when the tests run as root.
 if [ "$(id -u)" -eq 0 ] && ! id keypool-test >/dev/null 2>&1; then

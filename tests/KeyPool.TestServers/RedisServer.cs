@@ -99,6 +99,39 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the server (SIGSTOP): connections stay open and commands hang, as with a stalled Redis.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Thaws a paused server (SIGCONT): the commands that waited are answered.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>Drops every key (<c>FLUSHALL</c>), as a Redis that lost its data without restarting.</summary>
+    public async Task FlushAllAsync()
+    {
+        var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { "-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "FLUSHALL" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var cli = Process.Start(start) ?? throw new InvalidOperationException("redis-cli did not start.");
+        var answer = await cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync();
+        if (cli.ExitCode != 0 || !answer.Contains("OK", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"FLUSHALL failed ({cli.ExitCode}): {answer}");
+        }
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            throw new InvalidOperationException("redis-server is not running.");
+        }
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}") ?? throw new InvalidOperationException("kill did not start.");
+        await kill.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();

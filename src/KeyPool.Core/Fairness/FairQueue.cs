@@ -33,7 +33,8 @@ internal sealed class FairQueue(KeyPoolRouter router, FairShare fairness, Routin
     }
 
     /// <summary>Waits for a second boundary at which the request is admitted; null when its deadline comes first or a lighter user takes its place.</summary>
-    public Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
+    /// <remarks>A <paramref name="team"/> pins the request to that team's keys (a stored object's follow-up).</remarks>
+    public Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken, string? team = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = time.GetUtcNow();
@@ -43,7 +44,7 @@ internal sealed class FairQueue(KeyPoolRouter router, FairShare fairness, Routin
         {
             return Task.FromResult(router.Refuse(pool, userGroup)); // nothing frees before the deadline
         }
-        var waiter = new Waiter(pool, userGroup, modelId, tokens, excludeGroup, userId, userId is null ? 0 : FairShare.Hash(userId), deadline);
+        var waiter = new Waiter(pool, userGroup, modelId, tokens, excludeGroup, userId, userId is null ? 0 : FairShare.Hash(userId), deadline) { Team = team };
         Waiter? displaced = null;
         lock (_lock)
         {
@@ -107,7 +108,7 @@ internal sealed class FairQueue(KeyPoolRouter router, FairShare fairness, Routin
             for (var i = 0; i < _waiters.Count; i++)
             {
                 var waiter = _waiters[i];
-                if (router.TryAdmit(waiter.Pool, waiter.UserGroup, waiter.ModelId, waiter.Tokens, waiter.ExcludeGroup, waiter.UserId) is { } admission)
+                if (router.TryAdmit(waiter.Pool, waiter.UserGroup, waiter.ModelId, waiter.Tokens, waiter.ExcludeGroup, waiter.UserId, waiter.Team) is { } admission)
                 {
                     Finish(waiter, admission);
                 }
@@ -185,6 +186,7 @@ internal sealed class FairQueue(KeyPoolRouter router, FairShare fairness, Routin
         public string? UserId { get; } = userId;
         public int Hash { get; } = hash;
         public DateTimeOffset Deadline { get; } = deadline;
+        public string? Team { get; init; }
         public long Sequence { get; set; }
         public double Usage { get; set; }
         public CancellationTokenRegistration Registration { get; set; }

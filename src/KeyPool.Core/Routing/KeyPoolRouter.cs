@@ -15,7 +15,7 @@ namespace KeyPool.Core.Routing;
 /// <see cref="PoolSnapshot"/> is replaced whole when keys or teams change; a request takes it once
 /// and uses it throughout (user assignment, routing, scrubbing secrets).
 /// </summary>
-public sealed class KeyPoolRouter
+public sealed partial class KeyPoolRouter
 {
     private readonly RoutingOptions _options;
     private readonly BudgetOptions _budgets;

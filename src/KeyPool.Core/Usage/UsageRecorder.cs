@@ -37,11 +37,21 @@ public sealed class UsageRecorder
         Slot(ref _totals, sample.Group).Add(sample, now);
     }
 
-    /// <summary>The totals of <paramref name="group"/>: store plus everything recorded since.</summary>
+    /// <summary>
+    /// The totals of <paramref name="group"/>: what <see cref="LoadTotals"/> seeded plus everything this recorder counted.
+    /// The gateway seeds nothing, so these are this instance's counts since it started (the pool's are PoolTotals').
+    /// </summary>
     public KeyGroupUsage Totals(int group)
     {
         var totals = Volatile.Read(ref _totals);
         return (uint)group < (uint)totals.Length && totals[group] is { } counters ? counters.Read() : KeyGroupUsage.Zero(group);
+    }
+
+    /// <summary>What was recorded for <paramref name="group"/> and not yet handed to the store.</summary>
+    public KeyGroupUsage Pending(int group)
+    {
+        var pending = Volatile.Read(ref _pending);
+        return (uint)group < (uint)pending.Length && pending[group] is { } counters ? counters.Read() : KeyGroupUsage.Zero(group);
     }
 
     /// <summary>

@@ -7,6 +7,7 @@ using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
+using KeyPool.Proxy;
 using KeyPool.Users;
 using Microsoft.Extensions.Options;
 
@@ -17,6 +18,9 @@ internal static class HealthApi
 {
     public sealed record HealthResponse(bool Ok, PoolHealth Health, IReadOnlyList<KeyGroupStats> KeyGroupStats, PoolFacts Pool)
     {
+        /// <summary>Figures of the instance that answered, not of the pool: they differ from one instance to the next.</summary>
+        [JsonPropertyName("instance")] public InstanceFacts? Instance { get; init; }
+
         /// <summary>Capacity at the demand observed (issue 12), beside the planning constants of <c>estimatedCapacity</c>.</summary>
         public MeasuredCapacity? Measured { get; init; }
     }
@@ -32,6 +36,28 @@ internal static class HealthApi
 
         /// <summary>Set when the store could not be read: the user counts shown are the last known, read at this time.</summary>
         [JsonPropertyName("user_counts_stale_since")] public DateTimeOffset? UserCountsStaleSince { get; init; }
+
+        /// <summary>When the store's usage totals behind <c>keyGroupStats</c> were read (every flush, about once a second).</summary>
+        [JsonPropertyName("totals_as_of")] public DateTimeOffset? TotalsAsOf { get; init; }
+
+        /// <summary>Where the totals come from; says "stale" while the store cannot be read.</summary>
+        [JsonPropertyName("totals_source")] public string? TotalsSource { get; init; }
+
+        /// <summary>Set while the store cannot be read: the totals are the last read plus this instance's usage since.</summary>
+        [JsonPropertyName("totals_stale_since")] public DateTimeOffset? TotalsStaleSince { get; init; }
+    }
+
+    /// <summary>The answering instance's own live figures.</summary>
+    public sealed record InstanceFacts(
+        [property: JsonPropertyName("in_flight")] int InFlight,
+        [property: JsonPropertyName("requests_since_start")] long RequestsSinceStart,
+        [property: JsonPropertyName("instances_alive")] int InstancesAlive);
+
+    /// <summary>The <c>totals_source</c> values.</summary>
+    public static class TotalsSources
+    {
+        public const string Store = "store + this instance's unflushed usage";
+        public const string Stale = "stale: last store read + this instance's usage since";
     }
 
     public sealed record KeyGroupStats(
@@ -66,13 +92,17 @@ internal static class HealthApi
     }
 
     private static async Task<IResult> GetAsync(
-        KeyPoolRouter router, UserCounts users, UsageRecorder usage, IOptions<CapacityOptions> capacity, ClusterHealth cluster, CancellationToken cancellationToken, long? targetUsers = null)
+        KeyPoolRouter router, UserCounts users, PoolTotals poolTotals, UsageRecorder usage, ProxyGate gate, IOptions<CapacityOptions> capacity, ClusterHealth cluster,
+        CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
         var counted = await users.ReadAsync(cancellationToken);
         var userCounts = counted.ByGroup;
-        var totals = reports.Select(r => usage.Totals(r.Group)).ToArray();
+        // Read before the totals: a refresh between the two reads can only make the stamp look older than the figures.
+        var totalsAsOf = poolTotals.AsOf;
+        var totalsStaleSince = poolTotals.StaleSince;
+        var totals = reports.Select(r => poolTotals.Totals(r.Group)).ToArray();
         var allRequests = totals.Sum(t => t.Requests);
         var stats = reports.Zip(totals, (report, total) => new KeyGroupStats(
             report.Group,
@@ -113,8 +143,12 @@ internal static class HealthApi
             GoodputRatio = quality.GoodputRatio,
             Quality = quality,
             UserCountsStaleSince = counted.Stale ? counted.ReadAt : null,
+            TotalsAsOf = totalsAsOf,
+            TotalsSource = totalsStaleSince is null ? TotalsSources.Store : TotalsSources.Stale,
+            TotalsStaleSince = totalsStaleSince,
         };
+        var instance = new InstanceFacts(gate.InFlight, reports.Sum(r => usage.Totals(r.Group).Requests), cluster.Instances);
         var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);
-        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured });
+        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured, Instance = instance });
     }
 }

@@ -66,13 +66,15 @@ public sealed class UpstreamOptions
     public long MaxBufferedAnswerBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
-    /// Model generation and listing only: no endpoint that stores or lists objects shared by every user of a key
-    /// (files, batches, stored responses, deferred completions) and no key self-description (<c>api-key</c>).
+    /// Model generation and listing, and the stored responses and deferred completions KeyPool checks the owner of (a
+    /// caller reaches only its own: docs/security.md); no endpoint that lists objects shared by every user of a key
+    /// (files, batches) and no key self-description (<c>api-key</c>).
     /// </summary>
     public static IReadOnlyList<string> DefaultAllowedPaths { get; } =
     [
         "POST chat/completions", "POST completions", "POST responses", "POST embeddings",
         "GET models", "GET models/*", "POST tokenize-text", "POST images/generations", "POST audio/speech",
+        "GET responses/*", "DELETE responses/*", "GET chat/deferred-completion/*",
     ];
 }
 
@@ -112,6 +114,12 @@ public sealed class TierOptions
 
     /// <summary>Tokens per user per UTC day (survives a restart through the stored usage). Unset: no limit.</summary>
     public long? TokensPerDay { get; set; }
+
+    /// <summary>US dollars per user per UTC day (the upstream's stated cost; reserved from an estimate, settled with the real cost). Unset: no limit.</summary>
+    public decimal? UsdPerDay { get; set; }
+
+    /// <summary>US dollars per user per UTC calendar month, counted like <see cref="UsdPerDay"/>. Unset: no limit.</summary>
+    public decimal? UsdPerMonth { get; set; }
 }
 
 /// <summary>Request limits (<c>KeyPool:Limits</c>).</summary>

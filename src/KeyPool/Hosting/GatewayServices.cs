@@ -18,6 +18,7 @@ using KeyPool.Models;
 using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Storage;
+using KeyPool.StoredObjects;
 using KeyPool.Usage;
 using KeyPool.Users;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -78,6 +79,7 @@ internal static class GatewayServices
         services.AddSingleton<UserResolver>();
         services.AddSingleton<UserCounts>();
         services.AddKeyPoolTierLimits();
+        services.AddKeyPoolStoredObjects();
         services.AddSingleton(sp =>
         {
             var routing = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
@@ -106,6 +108,7 @@ internal static class GatewayServices
         services.AddSingleton<ModelListRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelListRefresher>());
         services.AddSingleton<UsageRecorder>();
+        services.AddSingleton<PoolTotals>();
         services.AddSingleton(sp => new UserUsageRecorder(
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageOptions>>().Value.MaxPendingUserRows));
         services.AddKeyPoolCallers();

@@ -13,7 +13,7 @@ namespace KeyPool.Hosting;
 internal sealed class GatewayStartup(
     IUserStore users,
     IUsageStore usageStore,
-    UsageRecorder recorder,
+    PoolTotals poolTotals,
     KeySet keys,
     KeyPoolRouter router,
     UpstreamKeyCheck check,
@@ -25,7 +25,11 @@ internal sealed class GatewayStartup(
     {
         await users.InitializeAsync(cancellationToken);
         await usageStore.InitializeAsync(cancellationToken);
-        recorder.LoadTotals(await usageStore.ReadAllAsync(cancellationToken));
+        // The pool's totals are read before the first request; per-instance counts (the metrics) start at zero.
+        if (!await poolTotals.RefreshAsync(usageStore, cancellationToken))
+        {
+            throw new InvalidOperationException("The usage totals could not be read from the store.");
+        }
         var ring = router.Pool.Ring;
         Log.KeysDetected(logger, ring.Count, string.Join(", ", ring.Groups));
         foreach (var warning in keys.Warnings)

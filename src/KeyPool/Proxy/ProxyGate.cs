@@ -2,6 +2,7 @@ using KeyPool.Auth;
 using KeyPool.Configuration;
 using KeyPool.Core.Storage;
 using KeyPool.Errors;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Proxy;
@@ -25,7 +26,8 @@ internal sealed class ProxyGate(
     /// <summary>The entry, or null when the request was refused (answered here). A non-null entry must be followed by <see cref="Leave"/>.</summary>
     public async ValueTask<Entry?> EnterAsync(HttpContext context)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        var firstOnConnection = MarkServed(context);
+        if (lifetime.ApplicationStopping.IsCancellationRequested && !firstOnConnection)
         {
             // Draining: requests in flight finish, new ones go to another instance.
             context.Response.Headers.RetryAfter = "1";
@@ -55,6 +57,23 @@ internal sealed class ProxyGate(
         }
         Leave();
         return null;
+    }
+
+    private static readonly object ServedKey = new();
+
+    /// <summary>
+    /// Whether this is the first request of its connection (marks the connection). The stop begins a moment before
+    /// Kestrel closes its listener: a connection accepted in that moment was the load balancer's choice, and its first
+    /// request cannot be retried elsewhere once sent (a POST), so it is served as part of the drain. A later request on
+    /// a kept-alive connection is refused with <c>Connection: close</c>, so its client reconnects to another instance.
+    /// </summary>
+    private static bool MarkServed(HttpContext context)
+    {
+        if (context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
+        {
+            return false;
+        }
+        return items.TryAdd(ServedKey, null);
     }
 
     public void Leave()

@@ -9,6 +9,7 @@ using KeyPool.Core.Routing;
 using KeyPool.Core.Limits;
 using KeyPool.Errors;
 using KeyPool.Limits;
+using KeyPool.StoredObjects;
 using KeyPool.Users;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,7 @@ internal sealed class ProxyHandler(
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,
+    StoredObjectAccess storedObjects,
     IOptions<LimitsOptions> limits,
     IOptions<RoutingOptions> routing)
 {
@@ -153,6 +155,12 @@ internal sealed class ProxyHandler(
             }
             (tier, userGroup) = (user.Tier, user.ApiKeyGroup);
         }
+        // Stored responses and deferred completions: the owner's check, and the team that holds the object.
+        var stored = await storedObjects.ResolveAsync(context, path, body, caller.UserId is not null, string.IsNullOrEmpty(userId) ? null : userId, pool);
+        if (stored is { IsAnswered: true })
+        {
+            return;
+        }
         var plan = planner.Plan(body, chat, tier, caller.UserId, pool);
         if (plan.UnknownModel)
         {
@@ -172,7 +180,8 @@ internal sealed class ProxyHandler(
         {
             using var deadline = deadlines.Rent(forwarder.Timeout, context.RequestAborted);
             var exchange = new ProxyExchange(context, path, caller.UserId is not null, plan.Body, userId, plan.StripUsageChunk, deadline.Token);
-            spent = await AttemptAsync(exchange, pool, plan, userGroup);
+            spent = await AttemptAsync(exchange, pool, plan, userGroup, stored);
+            stored?.Complete(context);
         }
         finally
         {
@@ -181,7 +190,7 @@ internal sealed class ProxyHandler(
     }
 
     /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room; returns the tokens the upstream spent.</summary>
-    private async Task<long> AttemptAsync(ProxyExchange exchange, PoolSnapshot pool, RequestPlan plan, int userGroup)
+    private async Task<long> AttemptAsync(ProxyExchange exchange, PoolSnapshot pool, RequestPlan plan, int userGroup, StoredObjectRoute? stored)
     {
         var context = exchange.Context;
         (OutcomeVerdict Verdict, ForwardResult Result, int Group)? failed = null;
@@ -193,7 +202,7 @@ internal sealed class ProxyHandler(
             Admission? admitted;
             try
             {
-                admitted = await router.AdmitAsync(pool, userGroup, plan.ModelId, plan.Tokens, exclude, exchange.UserId, context.RequestAborted);
+                admitted = await router.AdmitAsync(pool, userGroup, plan.ModelId, plan.Tokens, exclude, exchange.UserId, stored?.Team, context.RequestAborted);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -204,6 +213,7 @@ internal sealed class ProxyHandler(
                 break;
             }
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
+            stored?.Admitted(admission.Member);
             ForwardResult result;
             try
             {
@@ -240,6 +250,14 @@ internal sealed class ProxyHandler(
         if (!pool.AnyPermits(plan.ModelId, router.Second))
         {
             await OpenAiError.WriteAsync(context, 403, $"No upstream key of this gateway may use the model '{plan.Model}': the upstream refused it to every key.", OpenAiError.Permission, "model_not_permitted", "model");
+            return spent;
+        }
+        if (stored?.Team is { } team)
+        {
+            // A stored object lives on one team: only that team's budget can free a slot for it.
+            var teamRetry = router.RetryAfterSecondsOnTeam(pool, plan.ModelId, team);
+            context.Response.Headers.RetryAfter = teamRetry.ToString(CultureInfo.InvariantCulture);
+            await OpenAiError.WriteAsync(context, 429, $"The upstream keys that hold this stored object are at their rate limit. Retry after {teamRetry} s.", OpenAiError.RateLimit, "rate_limit_exceeded");
             return spent;
         }
         var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId, exchange.UserId);

@@ -1,4 +1,5 @@
 using KeyPool.Configuration;
+using KeyPool.Core.Health;
 using KeyPool.Core.Usage;
 using KeyPool.Hosting;
 using KeyPool.Proxy;
@@ -11,7 +12,7 @@ namespace KeyPool.Usage;
 /// group, then the rows per user per day. Each keeps its counts in memory when the store fails.
 /// </summary>
 internal sealed class UsageFlushService(
-    UsageRecorder recorder,
+    PoolTotals poolTotals,
     UserUsageRecorder userRecorder,
     IUsageStore store,
     IUserUsageStore userStore,
@@ -52,7 +53,8 @@ internal sealed class UsageFlushService(
     {
         try
         {
-            await recorder.FlushAsync(store, cancellationToken);
+            // The pool's totals are read again after every flush, so every instance shows the store's figures within a second.
+            await poolTotals.FlushAndRefreshAsync(store, cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

@@ -21,11 +21,11 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
         var first = await store.MigrateAsync(supabaseTrigger: false, None);
         var second = await store.MigrateAsync(supabaseTrigger: false, None);
 
-        Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily"], first);
+        Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily", "0003_stored_objects"], first);
         Assert.Empty(second);
         Assert.Equal(PostgresStore.SchemaVersion, await _database.ScalarAsync<int>("SELECT max(version) FROM keypool_schema_versions;"));
         Assert.Equal((long)PostgresStore.SchemaVersion, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
-        foreach (var table in new[] { "user_profiles", "api_key_stats", "api_key_groups", "gateway_keys", "user_usage_daily" })
+        foreach (var table in new[] { "user_profiles", "api_key_stats", "api_key_groups", "gateway_keys", "user_usage_daily", "stored_objects" })
         {
             Assert.True(await _database.ScalarAsync<bool>($"SELECT to_regclass('{table}') IS NOT NULL;"), table);
         }

@@ -37,9 +37,10 @@ public sealed class KeyPoolProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<KeyPoolProcess> StartAsync(IReadOnlyDictionary<string, string> environment, string adminToken)
+    /// <summary>Starts the process on <paramref name="port"/> (a load balancer's fixed upstream), else on a free one.</summary>
+    public static async Task<KeyPoolProcess> StartAsync(IReadOnlyDictionary<string, string> environment, string adminToken, int? port = null)
     {
-        var port = FreeTcpPort.Next();
+        port ??= FreeTcpPort.Next();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

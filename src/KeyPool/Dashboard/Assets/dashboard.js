@@ -197,7 +197,11 @@
     const requests = stats.reduce((sum, s) => sum + s.total_requests, 0);
     const tokens = stats.reduce((sum, s) => sum + s.total_tokens, 0);
     $('total-requests').textContent = format(requests);
-    $('total-detail').textContent = `${format(tokens)} tokens`;
+    // The pool's totals (the shared store plus this instance's unflushed part), the same whichever instance answers.
+    const facts = health.pool || {};
+    const asOf = facts.totals_as_of ? new Date(facts.totals_as_of).toLocaleTimeString() : '–';
+    const freshness = facts.totals_stale_since ? `stale: store unreadable since ${new Date(facts.totals_stale_since).toLocaleTimeString()}` : `pool, as of ${asOf}`;
+    $('total-detail').textContent = `${format(tokens)} tokens · ${freshness}`;
 
     renderMeasured(health.measured, health.pool || {});
 
