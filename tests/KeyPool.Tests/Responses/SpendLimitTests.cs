@@ -15,7 +15,7 @@ public sealed class SpendLimitTests
         {
             ["KeyPool:Tiers:free:UsdPerDay"] = "0.0001",
         });
-        (int Status, string? RetryAfter, string Body) last = default;
+        (int Status, string? RetryAfter, string Body) last = (0, null, "");
         var sent = 0;
         while (sent < 100)
         {
