@@ -7,6 +7,10 @@ namespace KeyPool.Tests.Responses;
 /// <summary>A tier's spend limit in money refuses locally with <c>user_budget_exceeded</c>, the upstream untouched.</summary>
 public sealed class SpendLimitTests
 {
+    // The client token names the user in a header: the upstream sees KeyPool's conversation id for her.
+    private static bool Dana(KeyPool.Emulator.ServedRequest served) =>
+        served.User == "dana" || served.ConversationId == global::KeyPool.Proxy.ConversationId.For("dana");
+
     [Fact]
     public async Task UsdPerDay_Reached_Is429UserBudgetExceeded_UntilMidnight_UpstreamUntouched()
     {
@@ -28,7 +32,7 @@ public sealed class SpendLimitTests
                 break;
             }
         }
-        var served = gateway.ChatServed.Where(s => s.User == "dana").ToArray();
+        var served = gateway.ChatServed.Where(Dana).ToArray();
 
         Assert.Equal(429, last.Status);
         Assert.Equal("user_budget_exceeded", JsonDocument.Parse(last.Body).RootElement.GetProperty("error").GetProperty("code").GetString());
@@ -39,7 +43,7 @@ public sealed class SpendLimitTests
         Assert.InRange(spent, 1, 1_000_000 + served.Max(s => s.Usage!.CostInUsdTicks)); // within the limit but for the last estimate's error
         using var again = gateway.ChatRequest(GatewayHarness.ChatBody(), "dana");
         Assert.Equal(HttpStatusCode.TooManyRequests, (await gateway.Http.SendAsync(again)).StatusCode);
-        Assert.Equal(served.Length, gateway.ChatServed.Count(s => s.User == "dana"));
+        Assert.Equal(served.Length, gateway.ChatServed.Count(Dana));
         using var other = gateway.ChatRequest(GatewayHarness.ChatBody(), "erin");
         Assert.Equal(HttpStatusCode.OK, (await gateway.Http.SendAsync(other)).StatusCode); // per user
     }
