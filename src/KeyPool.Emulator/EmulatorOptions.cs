@@ -38,6 +38,9 @@ public sealed class EmulatorOptions
     /// <summary>Completion tokens when the request sets no max_tokens, and the cap when it does. Default 16.</summary>
     public int CompletionTokens { get; set; } = 16;
 
+    /// <summary>How long a deferred chat completion stays pending (polls get 202) before its one 200. Default zero.</summary>
+    public TimeSpan DeferredDelay { get; set; }
+
     /// <summary>Also send OpenAI's x-ratelimit-reset-requests / -tokens ("1s", "6m0s"); xAI sends none. Default false.</summary>
     public bool RateLimitResetHeaders { get; set; }
 

@@ -18,4 +18,11 @@ public sealed record ServedRequest(
 {
     /// <summary>The request's headers other than Authorization.</summary>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The usage billed for this answer (null when none was: errors, a deferred request's acceptance, a pending
+    /// poll, non-inference calls). A stream reports it to its client only when asked (<c>include_usage</c>) or, for
+    /// Responses, in <c>response.completed</c>; a cut stream is billed too and records its <see cref="Reason"/>.
+    /// </summary>
+    public ServedUsage? Usage { get; init; }
 }

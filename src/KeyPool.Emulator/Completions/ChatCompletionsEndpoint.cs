@@ -48,6 +48,19 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
             request.Model,
             ReplyText.Create(ReplyText.Fingerprint(request.Messages), completion),
             new TokenUsage(prompt, cached, completion, reasoning));
+        if (request.Deferred)
+        {
+            // Billed and counted now; the answer (and its usage) is handed out by one later poll.
+            var requestId = state.Deferred.Add(account.Team, request.Model, reply);
+            exchange.Record(StatusCodes.Status200OK, null);
+            await JsonResponse.WriteAsync(exchange.Http.Response, json =>
+            {
+                json.WriteStartObject();
+                json.WriteString("request_id", requestId);
+                json.WriteEndObject();
+            }, exchange.Aborted);
+            return;
+        }
 
         await state.DelayAsync(options.Latency + state.Faults.FirstByteDelay, exchange.Aborted);
         switch (state.Faults.TakeAnswerFault())
@@ -63,6 +76,7 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
                 await exchange.Http.Response.Body.WriteAsync(Garbage, exchange.Aborted);
                 return;
         }
+        exchange.Usage = reply.Usage;
         if (request.Stream)
         {
             await StreamAsync(exchange, account, reply, request.IncludeUsage);

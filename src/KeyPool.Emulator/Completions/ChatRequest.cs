@@ -12,6 +12,9 @@ internal sealed record ChatRequest(
     int? MaxTokens,
     string? User)
 {
+    /// <summary>xAI's <c>"deferred": true</c>: answer a request id now, the completion on a later poll.</summary>
+    public bool Deferred { get; init; }
+
     public long ContentChars => Messages.Sum(m => (long)m.Text.Length);
 
     public static RequestError? TryParse(JsonElement root, out ChatRequest? request)
@@ -31,12 +34,17 @@ internal sealed record ChatRequest(
             JsonFields.PositiveInt(root, "max_tokens", out var maxTokens),
             JsonFields.PositiveInt(root, "max_completion_tokens", out var maxCompletionTokens),
             JsonFields.String(root, "user", required: false, out var user),
+            JsonFields.Bool(root, "deferred", out var deferred),
         ];
         if (errors.FirstOrDefault(e => e is not null) is { } error)
         {
             return error;
         }
-        request = new ChatRequest(model!, messages!, stream, includeUsage, maxCompletionTokens ?? maxTokens, user);
+        if (deferred && stream)
+        {
+            return RequestError.Invalid("A deferred completion cannot be streamed.");
+        }
+        request = new ChatRequest(model!, messages!, stream, includeUsage, maxCompletionTokens ?? maxTokens, user) { Deferred = deferred };
         return null;
     }
 

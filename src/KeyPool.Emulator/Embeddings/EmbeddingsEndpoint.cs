@@ -57,6 +57,8 @@ internal sealed class EmbeddingsEndpoint(EmulatorState state, InferenceGate gate
             return;
         }
         await state.DelayAsync(state.Options.Latency + state.Faults.FirstByteDelay, exchange.Aborted);
+        var usage = new TokenUsage(tokens, 0, 0, 0);
+        exchange.Usage = usage;
         exchange.Record(StatusCodes.Status200OK, null);
         await JsonResponse.WriteAsync(exchange.Http.Response, json =>
         {
@@ -81,6 +83,7 @@ internal sealed class EmbeddingsEndpoint(EmulatorState state, InferenceGate gate
             json.WriteStartObject("usage");
             json.WriteNumber("prompt_tokens", tokens);
             json.WriteNumber("total_tokens", tokens);
+            json.WriteNumber("cost_in_usd_ticks", usage.CostInUsdTicks);
             json.WriteEndObject();
             json.WriteEndObject();
         }, exchange.Aborted);

@@ -17,18 +17,24 @@ internal static class EmulatorEndpoints
         var gate = new InferenceGate(state);
         var chat = new ChatCompletionsEndpoint(state, gate);
         var responses = new ResponsesEndpoint(state, gate);
+        var deferred = new DeferredCompletionEndpoint(state, gate);
         var embeddings = new EmbeddingsEndpoint(state, gate);
         var models = new ModelsEndpoint(state, gate);
         var apiKey = new ApiKeyEndpoint(state, gate);
 
         app.MapPost(ChatCompletionsEndpoint.Path, Handle(state, chat.HandleAsync));
         app.MapPost(ResponsesEndpoint.Path, Handle(state, responses.HandleAsync));
+        app.MapGet(ResponsesEndpoint.Path + "/{id}", Handle(state, e => responses.GetAsync(e, RouteId(e))));
+        app.MapDelete(ResponsesEndpoint.Path + "/{id}", Handle(state, e => responses.DeleteAsync(e, RouteId(e))));
+        app.MapGet(DeferredCompletionEndpoint.Path + "/{id}", Handle(state, e => deferred.HandleAsync(e, RouteId(e))));
         app.MapPost(EmbeddingsEndpoint.Path, Handle(state, embeddings.HandleAsync));
         app.MapGet(ModelsEndpoint.Path, Handle(state, models.ListAsync));
         app.MapGet(ModelsEndpoint.Path + "/{id}", Handle(state, e => models.GetAsync(e, (string)e.Http.GetRouteValue("id")!)));
         app.MapGet(ApiKeyEndpoint.Path, Handle(state, apiKey.HandleAsync));
         app.MapFallback(Handle(state, NotFoundAsync));
     }
+
+    private static string RouteId(Exchange exchange) => (string)exchange.Http.GetRouteValue("id")!;
 
     private static Task NotFoundAsync(Exchange exchange) =>
         exchange.FailAsync(404, $"No route matches {exchange.Http.Request.Method} {exchange.Http.Request.Path}.", "not_found");

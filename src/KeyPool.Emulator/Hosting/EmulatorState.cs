@@ -1,6 +1,8 @@
 using KeyPool.Emulator.Accounts;
+using KeyPool.Emulator.Completions;
 using KeyPool.Emulator.RateLimits;
 using KeyPool.Emulator.Recording;
+using KeyPool.Emulator.Responses;
 using KeyPool.Emulator.Usage;
 using Microsoft.Extensions.Logging;
 
@@ -31,6 +33,10 @@ internal sealed class EmulatorState(EmulatorOptions options, EmulatorFaults faul
     public PromptCache PromptCache { get; } = new();
 
     public ServedLog Served { get; } = new();
+
+    public DeferredCompletions Deferred { get; } = new(options, timeProvider);
+
+    public ResponseStore Responses { get; } = new(timeProvider);
 
     public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
         delay > TimeSpan.Zero ? Task.Delay(delay, TimeProvider, cancellationToken) : Task.CompletedTask;

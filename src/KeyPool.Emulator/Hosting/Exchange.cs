@@ -1,4 +1,5 @@
 using KeyPool.Emulator.Errors;
+using KeyPool.Emulator.Usage;
 using Microsoft.AspNetCore.Http;
 
 namespace KeyPool.Emulator.Hosting;
@@ -40,6 +41,9 @@ internal sealed class Exchange : IDisposable
 
     public string? ConversationId { get; set; }
 
+    /// <summary>Set before <see cref="Record"/> by handlers whose answer reports usage.</summary>
+    public TokenUsage? Usage { get; set; }
+
     public bool Recorded { get; private set; }
 
     public void Record(int status, string? reason)
@@ -50,6 +54,7 @@ internal sealed class Exchange : IDisposable
             // Test instrumentation: what a gateway sent along, so tests can check its header hygiene.
             Headers = Http.Request.Headers.Where(h => !h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
                 .ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+            Usage = Usage?.ToServed(),
         });
     }
 

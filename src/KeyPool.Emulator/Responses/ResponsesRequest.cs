@@ -6,12 +6,19 @@ namespace KeyPool.Emulator.Responses;
 /// <summary>The parts of a /v1/responses body the emulator looks at.</summary>
 internal sealed record ResponsesRequest(
     string Model,
-    IReadOnlyList<(string Role, string Text)> Messages,
+    string? Instructions,
+    IReadOnlyList<(string Role, string Text)> Input,
     bool Stream,
     int? MaxOutputTokens,
     string? User,
     string? PromptCacheKey)
 {
+    /// <summary><c>store</c>: default true, the answer is kept for 30 days.</summary>
+    public bool Store { get; init; } = true;
+
+    /// <summary>The stored response this one continues; its whole conversation is billed again.</summary>
+    public string? PreviousResponseId { get; init; }
+
     public static RequestError? TryParse(JsonElement root, out ResponsesRequest? request)
     {
         request = null;
@@ -28,19 +35,42 @@ internal sealed record ResponsesRequest(
             JsonFields.PositiveInt(root, "max_output_tokens", out var maxOutputTokens),
             JsonFields.String(root, "user", required: false, out var user),
             JsonFields.String(root, "prompt_cache_key", required: false, out var promptCacheKey),
+            JsonFields.String(root, "previous_response_id", required: false, out var previousResponseId),
+            ParseStore(root, out var store),
         ];
         if (errors.FirstOrDefault(e => e is not null) is { } error)
         {
             return error;
         }
-        var messages = new List<(string, string)>();
-        if (instructions is not null)
+        request = new ResponsesRequest(model!, instructions, input!, stream, maxOutputTokens, user, promptCacheKey)
         {
-            messages.Add(("system", instructions));
-        }
-        messages.AddRange(input!);
-        request = new ResponsesRequest(model!, messages, stream, maxOutputTokens, user, promptCacheKey);
+            Store = store,
+            PreviousResponseId = previousResponseId,
+        };
         return null;
+    }
+
+    /// <summary>The prompt as the model reads it: instructions, the stored conversation continued, then this input.</summary>
+    public List<(string Role, string Text)> Prompt(IReadOnlyList<(string Role, string Text)> history)
+    {
+        var messages = new List<(string, string)>(history.Count + Input.Count + 1);
+        if (Instructions is not null)
+        {
+            messages.Add(("system", Instructions));
+        }
+        messages.AddRange(history);
+        messages.AddRange(Input);
+        return messages;
+    }
+
+    private static RequestError? ParseStore(JsonElement root, out bool store)
+    {
+        var error = JsonFields.Bool(root, "store", out store);
+        if (!root.TryGetProperty("store", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            store = true;
+        }
+        return error;
     }
 
     private static RequestError? ParseInput(JsonElement root, out List<(string, string)>? input)

@@ -18,6 +18,8 @@ internal readonly record struct TokenUsage(int Prompt, int Cached, int Completio
     public long CostInUsdTicks =>
         (Prompt - Cached) * TicksPerPromptToken + Cached * TicksPerCachedToken + (Completion + Reasoning) * TicksPerOutputToken;
 
+    public ServedUsage ToServed() => new(Prompt, Cached, Completion, Reasoning, Total, CostInUsdTicks);
+
     /// <summary>The chat-completions shape of xAI's usage object.</summary>
     public void WriteChat(Utf8JsonWriter json)
     {

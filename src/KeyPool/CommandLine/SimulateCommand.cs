@@ -36,7 +36,7 @@ internal static class SimulateCommand
         var target = new Option<string?>("--target-refused") { Description = "Also find the smallest key count that keeps refusals at or under this share, e.g. 0.1%." };
         var seconds = new Option<int>("--seconds") { Description = "Seconds to simulate from midnight.", DefaultValueFactory = _ => 86_400 };
         var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same day).", DefaultValueFactory = _ => 1 };
-        var output = new Option<DirectoryInfo?>("--out") { Description = "Write summary.json and load.png here." };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Write summary.json, load.png and load.svg here." };
         var command = new Command("simulate", "Simulate a day of traffic through KeyPool's routing: load per key, delays, refusals, keys needed.")
         {
             profile, users, keys, rpm, tpm, burst, wait, policy, sessions, messages, think, tokens, sigma, spike, spikeStart, spikeHours, target, seconds, seed, output,
@@ -135,8 +135,8 @@ internal static class SimulateCommand
                 directory.Create();
                 var summary = Summary(run!, pool, traffic, targetShare, needed);
                 await File.WriteAllTextAsync(Path.Combine(directory.FullName, "summary.json"), JsonSerializer.Serialize(summary, Json), cancellationToken);
-                LoadChart.Write(Path.Combine(directory.FullName, "load.png"), run!, pool.RequestsPerMinute);
-                AnsiConsole.MarkupLineInterpolated($"Wrote {Path.Combine(directory.FullName, "summary.json")} and load.png.");
+                LoadChart.Write(directory.FullName, run!, pool.RequestsPerMinute);
+                AnsiConsole.MarkupLineInterpolated($"Wrote {Path.Combine(directory.FullName, "summary.json")}, load.png and load.svg.");
             }
             return 0;
         });

@@ -114,6 +114,12 @@ public sealed class TierOptions
 
     /// <summary>Tokens per user per UTC day (survives a restart through the stored usage). Unset: no limit.</summary>
     public long? TokensPerDay { get; set; }
+
+    /// <summary>US dollars per user per UTC day (the upstream's stated cost; reserved from an estimate, settled with the real cost). Unset: no limit.</summary>
+    public decimal? UsdPerDay { get; set; }
+
+    /// <summary>US dollars per user per UTC calendar month, counted like <see cref="UsdPerDay"/>. Unset: no limit.</summary>
+    public decimal? UsdPerMonth { get; set; }
 }
 
 /// <summary>Request limits (<c>KeyPool:Limits</c>).</summary>

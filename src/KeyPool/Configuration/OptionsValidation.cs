@@ -54,6 +54,8 @@ internal sealed class OptionsValidation :
             (t.Value.RequestsPerMinute is < 1, $"KeyPool:Tiers:{t.Key}:RequestsPerMinute must be at least 1 or unset, not {t.Value.RequestsPerMinute}."),
             (t.Value.TokensPerMinute is < 1, $"KeyPool:Tiers:{t.Key}:TokensPerMinute must be at least 1 or unset, not {t.Value.TokensPerMinute}."),
             (t.Value.TokensPerDay is < 1, $"KeyPool:Tiers:{t.Key}:TokensPerDay must be at least 1 or unset, not {t.Value.TokensPerDay}."),
+            (t.Value.UsdPerDay is <= 0, $"KeyPool:Tiers:{t.Key}:UsdPerDay must be above 0 or unset, not {t.Value.UsdPerDay}."),
+            (t.Value.UsdPerMonth is <= 0, $"KeyPool:Tiers:{t.Key}:UsdPerMonth must be above 0 or unset, not {t.Value.UsdPerMonth}."),
         }).ToArray());
 
     public ValidateOptionsResult Validate(string? name, RoutingOptions options) => Result(

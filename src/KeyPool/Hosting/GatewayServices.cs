@@ -118,7 +118,10 @@ internal static class GatewayServices
         services.AddSingleton<ProxyGate>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
+        services.AddSingleton<RequestBodies>();
+        services.AddSingleton<RequestIdentifier>();
         services.AddSingleton<RequestPlanner>();
+        services.AddSingleton<UpstreamAttempts>();
         services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();

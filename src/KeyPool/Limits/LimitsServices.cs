@@ -18,6 +18,8 @@ internal static class LimitsServices
             return new UserLimiter(sp.GetRequiredService<IOptions<UsersOptions>>().Value.LimitCounters, time, reader is null ? null : reader.ReadAsync);
         });
         services.AddSingleton<TierLimits>();
+        services.AddSingleton(sp => new SpendLimiter(sp.GetRequiredService<IOptions<UsersOptions>>().Value.LimitCounters, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<TierSpendLimits>();
         return services;
     }
 }

@@ -29,12 +29,8 @@ internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsag
     {
         var group = admission.Member.Group;
         var outcome = result.Outcome;
-        var status = outcome.Kind switch
-        {
-            OutcomeKind.Unreachable => 502,
-            OutcomeKind.TimedOut => 504,
-            _ => outcome.Status, // 0 when the client left before an answer
-        };
+        // No answer: the status the policy gives the client (502, 504); else the upstream's (0 when the client left before one).
+        var status = outcome.Kind is OutcomeKind.Unreachable or OutcomeKind.TimedOut ? verdict.ClientStatus : outcome.Status;
         var sample = result.Usage is { } counts ? counts.ToSample(group, status) : new UsageSample(group, status);
         usage.Record(sample);
         if (userId is not null)

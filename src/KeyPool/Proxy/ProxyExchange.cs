@@ -1,17 +1,101 @@
+using KeyPool.Auth;
+using KeyPool.Core.Limits;
 using KeyPool.Core.Outcomes;
+using KeyPool.Core.Routing;
+using KeyPool.Core.Users;
+using KeyPool.StoredObjects;
 
 namespace KeyPool.Proxy;
 
-/// <summary>What every attempt of one request shares: the client's exchange, the body to send and the deadline.</summary>
-/// <param name="Context">The client's exchange.</param>
-/// <param name="Body">The body to send upstream (already rewritten).</param>
-/// <param name="Path">The validated path below <c>/v1</c>, starting with '/'.</param>
-/// <param name="EndUser">The credential names its user (gateway key, JWT): the gateway's conversation id replaces the caller's.</param>
-/// <param name="UserId">The end user (for the conversation id), or null for requests of no user.</param>
-/// <param name="StripUsageChunk">The gateway asked for stream usage on the client's behalf: drop that chunk on the way back.</param>
-/// <param name="Cancellation">Fires at the request's deadline (all attempts together) or when the client leaves.</param>
-internal sealed record ProxyExchange(HttpContext Context, string Path, bool EndUser, ReadOnlyMemory<byte> Body, string? UserId, bool StripUsageChunk, CancellationToken Cancellation)
+/// <summary>
+/// One request on its way through the stages (gate, read, identify, plan, limit, attempts): each stage reads the facts
+/// the earlier ones set and adds its own. One object per request, carried to the forwarder and the relays; what a
+/// request log, a trace or a usage record needs about the request is here when the pipeline ends.
+/// </summary>
+internal sealed class ProxyExchange(HttpContext context, long started)
 {
+    /// <summary>The client's exchange.</summary>
+    public HttpContext Context { get; } = context;
+
+    /// <summary>When the request reached the gateway (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+    public long Started { get; } = started;
+
+    // gate
+    /// <summary>Who is calling (set by the gate).</summary>
+    public Caller? Caller { get; set; }
+
+    /// <summary>The validated path below <c>/v1</c>, starting with '/' (set by the gate).</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>The credential names its user (gateway key, JWT): the gateway's conversation id replaces the caller's.</summary>
+    public bool EndUser => Caller?.UserId is not null;
+
+    // read
+    /// <summary>The client's body as read (empty for none).</summary>
+    public ReadOnlyMemory<byte> ClientBody { get; set; }
+
+    /// <summary>The array the body was read into, returned when the request ends.</summary>
+    internal byte[]? RentedBody { get; set; }
+
+    /// <summary>The few fields the gateway reads from the body.</summary>
+    public ChatRequest Chat { get; set; }
+
+    // identify
+    /// <summary>The pool, taken once: assignment, routing and secret scrubbing use the same keys.</summary>
+    public PoolSnapshot? Pool { get; set; }
+
+    /// <summary>The end user (credential, header or body), or null for requests of no user.</summary>
+    public string? UserId { get; set; }
+
+    /// <summary>The end user's record, when the request has one.</summary>
+    public UserRecord? User { get; set; }
+
+    /// <summary>The user's tier, <c>-</c> for requests of no user.</summary>
+    public string Tier { get; set; } = "-";
+
+    /// <summary>The user's key group, 0 for requests of no user (any key may answer).</summary>
+    public int Group { get; set; }
+
+    /// <summary>The request's business with stored objects (the team it is pinned to), when it has any.</summary>
+    public StoredObjectRoute? Stored { get; set; }
+
+    // plan
+    /// <summary>What will be sent upstream and what it is expected to cost.</summary>
+    public RequestPlan Plan { get; set; }
+
+    /// <summary>The body to send upstream (already rewritten).</summary>
+    public ReadOnlyMemory<byte> Body => Plan.Body;
+
+    /// <summary>The gateway asked for stream usage on the client's behalf: drop that chunk on the way back.</summary>
+    public bool StripUsageChunk => Plan.StripUsageChunk;
+
+    // limit
+    /// <summary>The tier limits' decision and reservation (default: no limit applies).</summary>
+    public UserLimitDecision Limit { get; set; }
+
+    // attempts
+    /// <summary>Fires at the request's deadline (all attempts together) or when the client leaves.</summary>
+    public CancellationToken Cancellation { get; set; }
+
+    /// <summary>Attempts made (keys asked).</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Tokens the upstream spent over the attempts so far.</summary>
+    internal long AttemptTokens { get; set; }
+
+    /// <summary>Tokens the upstream spent over all attempts, once the attempts are over; null when unknown (a failure).</summary>
+    public long? SpentTokens { get; set; }
+
+    // outcome
+    /// <summary>The status the client got from the gateway (set when refused; else the response's).</summary>
+    public int Status { get; set; }
+
+    /// <summary>The error code the client got, when refused.</summary>
+    public string? ErrorCode { get; set; }
+
+    /// <summary>The refusal that ended the request, if one did.</summary>
+    public Refusal? Refusal { get; set; }
+
     public bool ClientLeft => Context.RequestAborted.IsCancellationRequested;
 }
 

@@ -8,55 +8,58 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// The door of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency
-/// cap, throttle failing addresses, authenticate the caller, and let through only a clean, allow-listed path.
-/// Each refusal is written here, in OpenAI's shape.
+/// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency cap,
+/// throttle failing addresses, authenticate the caller, and let through only a clean, allow-listed path.
 /// </summary>
 internal sealed class ProxyGate(
     CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
 {
+    private static readonly Refusal ShuttingDown = new(503, OpenAiError.Server, "shutting_down", "KeyPool is shutting down: retry on another instance.", RetryAfterSeconds: 1, CloseConnection: true);
+    private static readonly Refusal StoreUnavailable = Refusal.Unavailable("store_unavailable", "The key database is unavailable right now, so this gateway key cannot be checked; keys used before keep working. Retry in a few seconds.", 5);
+    private static readonly Refusal InvalidCredentials = new(401, OpenAiError.Authentication, "invalid_api_key", "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.");
+    private static readonly Refusal InvalidPath = Refusal.InvalidRequest(400, "invalid_path", "The request path is not valid: no dot segments, backslashes or percent-encoded characters.");
+
     private readonly int _maxConcurrent = limits.Value.MaxConcurrentRequests;
+    private readonly Refusal _overloaded = Refusal.Unavailable(
+        "gateway_overloaded", $"The gateway is handling its limit of {limits.Value.MaxConcurrentRequests} requests at once (KeyPool:Limits:MaxConcurrentRequests): retry shortly.", 1);
     private readonly CallerThrottle _throttle = throttles.Api;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
 
-    /// <summary>Who is calling and the validated path below <c>/v1</c>.</summary>
-    public readonly record struct Entry(Caller Caller, string Path);
-
-    /// <summary>The entry, or null when the request was refused (answered here). A non-null entry must be followed by <see cref="Leave"/>.</summary>
-    public async ValueTask<Entry?> EnterAsync(HttpContext context)
+    /// <summary>
+    /// Null when the request may go on (the caller and path are set on <paramref name="exchange"/>; <see cref="Leave"/>
+    /// must follow), else why not (the gate is already left).
+    /// </summary>
+    public async ValueTask<Refusal?> EnterAsync(ProxyExchange exchange)
     {
+        var context = exchange.Context;
         var firstOnConnection = MarkServed(context);
         if (lifetime.ApplicationStopping.IsCancellationRequested && !firstOnConnection)
         {
             // Draining: requests in flight finish, new ones go to another instance.
-            context.Response.Headers.RetryAfter = "1";
-            context.Response.Headers.Connection = "close";
-            await OpenAiError.WriteAsync(context, 503, "KeyPool is shutting down: retry on another instance.", OpenAiError.Server, "shutting_down");
-            return null;
+            return ShuttingDown;
         }
         // Shed load before any work: a request over the cap costs one increment and a small answer.
         if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
         {
             Leave();
-            context.Response.Headers.RetryAfter = "1";
-            await OpenAiError.WriteAsync(context, 503, $"The gateway is handling its limit of {_maxConcurrent} requests at once (KeyPool:Limits:MaxConcurrentRequests): retry shortly.", OpenAiError.Server, "gateway_overloaded");
-            return null;
+            return _overloaded;
         }
+        Refusal? refusal;
         try
         {
-            if (await AuthorizeAsync(context) is { } entry)
-            {
-                return entry;
-            }
+            refusal = await AuthorizeAsync(exchange);
         }
         catch
         {
             Leave();
             throw;
         }
-        Leave();
-        return null;
+        if (refusal is not null)
+        {
+            Leave();
+        }
+        return refusal;
     }
 
     private static readonly object ServedKey = new();
@@ -94,11 +97,12 @@ internal sealed class ProxyGate(
     public Task WhenIdleAsync(CancellationToken cancellationToken) =>
         InFlight <= 0 ? Task.CompletedTask : _idle.Task.WaitAsync(cancellationToken);
 
-    private async ValueTask<Entry?> AuthorizeAsync(HttpContext context)
+    private async ValueTask<Refusal?> AuthorizeAsync(ProxyExchange exchange)
     {
+        var context = exchange.Context;
         if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
         {
-            return null;
+            return Refusal.Answered;
         }
         Caller? caller;
         try
@@ -108,26 +112,23 @@ internal sealed class ProxyGate(
         catch (StoreUnavailableException)
         {
             // A gateway key seen before is answered from the cache; only a first use needs the store.
-            context.Response.Headers.RetryAfter = "5";
-            await OpenAiError.WriteAsync(context, 503, "The key database is unavailable right now, so this gateway key cannot be checked; keys used before keep working. Retry in a few seconds.", OpenAiError.Server, "store_unavailable");
-            return null;
+            return StoreUnavailable;
         }
         if (caller is null)
         {
             _throttle.Failed(context);
-            await OpenAiError.WriteAsync(context, 401, "Invalid or missing credentials: send Authorization: Bearer <client token, gateway key or JWT>.", OpenAiError.Authentication, "invalid_api_key");
-            return null;
+            return InvalidCredentials;
         }
         _throttle.Succeeded(context);
+        exchange.Caller = caller;
         switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
         {
             case EndpointAllowList.Verdict.InvalidPath:
-                await OpenAiError.WriteAsync(context, 400, "The request path is not valid: no dot segments, backslashes or percent-encoded characters.", OpenAiError.InvalidRequest, "invalid_path");
-                return null;
+                return InvalidPath;
             case EndpointAllowList.Verdict.NotAllowed:
-                await OpenAiError.WriteAsync(context, 404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}. KeyPool forwards only the endpoints in KeyPool:Upstream:AllowedPaths.", OpenAiError.InvalidRequest, "unknown_url");
-                return null;
+                return Refusal.InvalidRequest(404, "unknown_url", $"Unknown request URL: {context.Request.Method} {context.Request.Path}. KeyPool forwards only the endpoints in KeyPool:Upstream:AllowedPaths.");
         }
-        return new Entry(caller, path);
+        exchange.Path = path;
+        return null;
     }
 }

@@ -21,6 +21,16 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
 {
     private readonly BudgetOptions _budgets = budgets.Value;
 
+    /// <summary>The plan stage: sets the exchange's plan; refuses a model the gateway does not know.</summary>
+    public Refusal? Plan(ProxyExchange exchange)
+    {
+        var plan = Plan(exchange.ClientBody, exchange.Chat, exchange.Tier, exchange.Caller!.UserId, exchange.Pool!);
+        exchange.Plan = plan;
+        return plan.UnknownModel
+            ? Refusal.InvalidRequest(404, "model_not_found", $"The model '{plan.Model}' does not exist or is not available through this gateway.", "model")
+            : null;
+    }
+
     /// <summary>The plan; <paramref name="credentialUser"/> is the user the caller's credential names, if it names one.</summary>
     public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, string? credentialUser, PoolSnapshot pool)
     {

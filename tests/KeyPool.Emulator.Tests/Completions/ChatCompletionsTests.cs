@@ -132,10 +132,11 @@ public sealed class ChatCompletionsTests
 
         var served = Assert.Single(h.Emulator.Served);
         Assert.Equal(
-            new ServedRequest(EmulatorHarness.KeyA, "/v1/chat/completions", "grok-3-mini", false, 200, "alice", "conv-42", h.Time.GetUtcNow(), null) { Headers = served.Headers },
+            new ServedRequest(EmulatorHarness.KeyA, "/v1/chat/completions", "grok-3-mini", false, 200, "alice", "conv-42", h.Time.GetUtcNow(), null) { Headers = served.Headers, Usage = served.Usage },
             served);
         Assert.Equal("conv-42", served.Headers["x-grok-conv-id"]);
         Assert.False(served.Headers.ContainsKey("Authorization")); // the key is recorded once, as Key
+        Assert.Equal(new ServedUsage(7, 0, 16, 0, 23, 94_000), served.Usage);
     }
 
     [Theory]

@@ -121,6 +121,40 @@ internal sealed class EmulatorHarness : IAsyncDisposable
         return events;
     }
 
+    public async Task<HttpResponseMessage> DeleteAsync(string path, string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, path);
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return await Client.SendAsync(request);
+    }
+
+    /// <summary>
+    /// Reads typed events (<c>event: &lt;type&gt;</c> then <c>data: …</c>, then a blank line) until the stream ends,
+    /// checking that each data's <c>type</c> repeats the event line.
+    /// </summary>
+    public static async Task<List<(string Type, JsonElement Data)>> ReadTypedEventsAsync(Stream stream, List<(string Type, JsonElement Data)>? received = null)
+    {
+        using var reader = new StreamReader(stream);
+        var events = received ?? [];
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            Assert.StartsWith("event: ", line);
+            var type = line["event: ".Length..];
+            var data = await reader.ReadLineAsync();
+            Assert.NotNull(data);
+            Assert.StartsWith("data: ", data);
+            using var document = JsonDocument.Parse(data["data: ".Length..]);
+            var payload = document.RootElement.Clone();
+            Assert.Equal(type, payload.GetProperty("type").GetString());
+            Assert.Equal("", await reader.ReadLineAsync());
+            events.Add((type, payload));
+        }
+        return events;
+    }
+
     public static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
