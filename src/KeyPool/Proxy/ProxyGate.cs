@@ -9,7 +9,7 @@ namespace KeyPool.Proxy;
 
 /// <summary>
 /// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency cap,
-/// throttle failing addresses, authenticate the caller, and let through only a clean, allow-listed path.
+/// authenticate the caller (throttling failing addresses), and let through only a clean, allow-listed path.
 /// </summary>
 internal sealed class ProxyGate(
     CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
@@ -100,10 +100,6 @@ internal sealed class ProxyGate(
     private async ValueTask<Refusal?> AuthorizeAsync(ProxyExchange exchange)
     {
         var context = exchange.Context;
-        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
-        {
-            return Refusal.Answered;
-        }
         Caller? caller;
         try
         {
@@ -116,10 +112,8 @@ internal sealed class ProxyGate(
         }
         if (caller is null)
         {
-            _throttle.Failed(context);
-            return InvalidCredentials;
+            return await _throttle.FailedAsync(context, "authentication") ? Refusal.Answered : InvalidCredentials;
         }
-        _throttle.Succeeded(context);
         exchange.Caller = caller;
         switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
         {
