@@ -18,6 +18,7 @@ using KeyPool.Models;
 using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Storage;
+using KeyPool.Telemetry;
 using KeyPool.StoredObjects;
 using KeyPool.Usage;
 using KeyPool.Users;
@@ -132,6 +133,7 @@ internal static class GatewayServices
         services.AddHostedService(sp => sp.GetRequiredService<RevokedKeyProbe>());
         services.AddKeyPoolDashboard();
         services.AddKeyPoolMetrics();
+        services.AddKeyPoolObservability(configuration);
         return services;
     }
 
@@ -148,6 +150,7 @@ internal static class GatewayServices
         admin.MapGatewayKeys();
         app.MapDashboard();
         app.MapMetrics();
+        app.MapObservability();
         return app;
     }
 

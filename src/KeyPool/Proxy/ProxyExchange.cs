@@ -96,6 +96,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>The refusal that ended the request, if one did.</summary>
     public Refusal? Refusal { get; set; }
 
+    /// <summary>What the attempts leave for the request log and the trace (key group, times, usage).</summary>
+    public Telemetry.RequestTrail Trail { get; } = new();
+
     public bool ClientLeft => Context.RequestAborted.IsCancellationRequested;
 }
 

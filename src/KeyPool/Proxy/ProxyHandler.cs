@@ -19,11 +19,24 @@ internal sealed class ProxyHandler(
     RequestPlanner planner,
     TierLimits tierLimits,
     UpstreamAttempts attempts,
+    Telemetry.RequestObserver observer,
     TimeProvider time)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var exchange = new ProxyExchange(context, time.GetTimestamp());
+        try
+        {
+            await ServeAsync(exchange);
+        }
+        finally
+        {
+            observer.Finished(exchange); // the request log line and the server span's attributes
+        }
+    }
+
+    private async Task ServeAsync(ProxyExchange exchange)
+    {
         if (await gate.EnterAsync(exchange) is { } refused)
         {
             await Refusal.WriteAsync(exchange, refused);
