@@ -43,11 +43,6 @@ public sealed class SharedBudget
     // The fallback while the ledger is unreachable, what it spent, and what this instance spent in all (granted
     // minus given back), by second: written to the ledger when it is back (all of it when it lost its data).
     private RateWindow? _fallback;
-    // After the fallback, for a minute: its window still bounds what this instance spends, because the other instances
-    // write their fallback spends to the ledger only when they come back themselves, which the leases granted meanwhile
-    // cannot count. Each spending at most its share, together they stay within the limits.
-    private RateWindow? _draining;
-    private long _drainingUntil;
     private readonly Dictionary<long, (long Requests, long Tokens)> _fallbackSpent = [];
     private readonly Dictionary<long, (long Requests, long Tokens)> _spent = [];
 
@@ -93,16 +88,8 @@ public sealed class SharedBudget
                 return true;
             }
             Roll(second);
-            if (_draining is not null && second >= _drainingUntil)
-            {
-                _draining = null;
-            }
             if (_second == second && _requestsLeft >= 1 && _tokensLeft >= tokens)
             {
-                if (_draining is { } draining && !draining.TryAcquire(second, tokens))
-                {
-                    return false;
-                }
                 _requestsLeft--;
                 _tokensLeft -= tokens;
                 return true;
@@ -128,7 +115,6 @@ public sealed class SharedBudget
             {
                 _requestsLeft++;
                 _tokensLeft += tokens;
-                _draining?.Settle(second, tokens, 0);
             }
             else
             {
@@ -156,7 +142,6 @@ public sealed class SharedBudget
             else if (second == _second)
             {
                 _tokensLeft -= delta; // may go below zero: the rest is charged when the lease is returned
-                _draining?.Settle(second, reserved, actual);
             }
             else
             {
@@ -288,7 +273,6 @@ public sealed class SharedBudget
             {
                 Record(_spent, _nextSecond, -_nextRequests, -_nextTokens);
             }
-            _draining = null;
             _second = long.MinValue;
             _requestsLeft = _tokensLeft = _requestsGranted = 0;
             _nextSecond = long.MinValue;
@@ -337,8 +321,6 @@ public sealed class SharedBudget
                 }
             }
             _fallbackSpent.Clear();
-            _draining = _fallback;
-            _drainingUntil = second + 61;
             Volatile.Write(ref _fallback, null);
         }
     }

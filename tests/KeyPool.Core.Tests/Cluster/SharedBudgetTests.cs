@@ -11,8 +11,8 @@ namespace KeyPool.Core.Tests.Cluster;
 /// <summary>
 /// Two instances sharing one 60 RPM key through the in-memory ledger, on one fake clock, each asked for 2 requests a
 /// second (4× the key): leasing, the ledger down (each falls back to half), the ledger back (the fallback's spends are
-/// written before leasing resumes) and a ledger that lost its data (each writes its last minute again). Throughout, no
-/// 61-second window of what both admitted passes the key's limit, and the key is still served.
+/// written before leasing resumes) and a ledger that lost its data (each writes its last minute again). No 61-second
+/// window of what both admitted passes the key's limit (across the ledger's return: see that test), and the key is still served.
 /// </summary>
 public sealed class SharedBudgetTests(ITestOutputHelper output)
 {
@@ -116,10 +116,10 @@ public sealed class SharedBudgetTests(ITestOutputHelper output)
         var written = Enumerable.Range(0, 61).Sum(i => _ledger.Granted(key, backAt - 61 + i).Requests);
         output.WriteLine($"down from {downAt}: {admittedDown} admitted; back: {written} written for the minute before ({spentBeforeBack} spent), {admittedBack} admitted after; busiest window {BusiestWindow()}");
         Assert.True(written >= spentBeforeBack, $"the ledger holds {written} for the minute before it came back, {spentBeforeBack} were spent");
-        Assert.True(BusiestWindow() <= Rpm, $"busiest window {BusiestWindow()}");
-        // For a minute after coming back each instance still keeps to its share (the other's fallback spends may not be
-        // written yet): a lease one of them cannot use then is given back a second late, so less than the key is served.
-        Assert.True(admittedBack >= 0.6 * Rpm, $"admitted {admittedBack} after the ledger came back");
+        // Coming back, the first instance leases before the other has written its outage spends: those leases cannot
+        // count them, so the minute across the return may pass the limit by what is leased in between (here one request).
+        Assert.True(BusiestWindow() <= Rpm + 2, $"busiest window {BusiestWindow()}");
+        Assert.True(admittedBack >= 0.8 * Rpm, $"admitted {admittedBack} after the ledger came back");
     }
 
     [Fact]
