@@ -2,6 +2,7 @@ using KeyPool.Admin;
 using KeyPool.Auth;
 using KeyPool.Cluster;
 using KeyPool.Configuration;
+using KeyPool.Core.Money;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
@@ -18,6 +19,7 @@ using KeyPool.Models;
 using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Storage;
+using KeyPool.Telemetry;
 using KeyPool.StoredObjects;
 using KeyPool.Usage;
 using KeyPool.Users;
@@ -122,6 +124,7 @@ internal static class GatewayServices
         services.AddSingleton<RequestIdentifier>();
         services.AddSingleton<RequestPlanner>();
         services.AddSingleton<UpstreamAttempts>();
+        services.AddSingleton(sp => new PriceTable(sp.GetRequiredService<IOptions<ModelsOptions>>().Value.Prices));
         services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();
@@ -132,6 +135,7 @@ internal static class GatewayServices
         services.AddHostedService(sp => sp.GetRequiredService<RevokedKeyProbe>());
         services.AddKeyPoolDashboard();
         services.AddKeyPoolMetrics();
+        services.AddKeyPoolObservability(configuration);
         return services;
     }
 
@@ -148,6 +152,7 @@ internal static class GatewayServices
         admin.MapGatewayKeys();
         app.MapDashboard();
         app.MapMetrics();
+        app.MapObservability();
         return app;
     }
 

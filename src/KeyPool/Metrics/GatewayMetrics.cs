@@ -35,6 +35,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter _completionTokens;
     private readonly Counter _reasoningTokens;
     private readonly Counter _cachedTokens;
+    private readonly Counter _cost;
     private readonly Counter _errors;
     private readonly Counter _spills;
     private readonly Counter _rejections;
@@ -57,7 +58,9 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge _userLimitCounters;
     private readonly UserLimiter _limiter;
 
-    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters, UserLimiter limiter)
+    public GatewayMetrics(
+        KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters, UserLimiter limiter,
+        KeyPoolMeter meter, RequestLog.RequestLogWriter requestLog, Alerts.AlertDelivery alerts)
     {
         _limiter = limiter;
         _router = router;
@@ -73,6 +76,7 @@ internal sealed class GatewayMetrics : IDisposable
         _completionTokens = factory.CreateCounter("keypool_completion_tokens_total", "Completion tokens, per key group.", Group);
         _reasoningTokens = factory.CreateCounter("keypool_reasoning_tokens_total", "Reasoning tokens (on top of completion tokens), per key group.", Group);
         _cachedTokens = factory.CreateCounter("keypool_cached_tokens_total", "Cached prompt tokens, per key group.", Group);
+        _cost = factory.CreateCounter("keypool_cost_usd_total", "What requests cost in USD (upstream cost_in_usd_ticks; price-table estimates where it sent none), per key group.", Group);
         _errors = factory.CreateCounter("keypool_upstream_errors_total",
             "Upstream error responses per key group; class is 429, 4xx (other than 429) or 5xx.", ["group", "class"]);
         _spills = factory.CreateCounter("keypool_spills_in_total", "Requests served by this group for a user of another group (spill or missing key).", Group);
@@ -94,7 +98,17 @@ internal sealed class GatewayMetrics : IDisposable
         _stickyRatio = factory.CreateGauge("keypool_sticky_ratio", "Share of admitted requests that went to the user's own key, last 5 minutes.");
         _goodputRatio = factory.CreateGauge("keypool_goodput_ratio", "Admitted requests over what the usable keys' budget had room for, last 5 minutes (1 = nothing refused that fit).");
         _promisedRetries = factory.CreateGauge("keypool_retry_promises", "Refused users holding a promised slot (Retry-After) now.");
-        Latency = new ProxyLatency(factory, meters);
+        Bridge = new PrometheusBridge(meter.Meter);
+        Latency = new ProxyLatency(factory, meters, meter, Bridge);
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.request_log.dropped", () => requestLog.Dropped, "{line}",
+                "Request log lines dropped because the writer could not keep up (requests never wait for it)."),
+            factory.CreateCounter("keypool_request_log_dropped_total", "Request log lines dropped because the writer could not keep up (requests never wait for it)."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.request_log.written", () => requestLog.Written, "{line}", "Request log lines written."),
+            factory.CreateCounter("keypool_request_log_written_total", "Request log lines written (file and/or console)."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.alerts.delivered", () => alerts.Delivered, "{message}", "Alert messages a webhook accepted."),
+            factory.CreateCounter("keypool_alerts_delivered_total", "Alert messages (firing or resolved) a webhook accepted."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.alerts.failed", () => alerts.Failed, "{message}", "Alert messages given up after every retry."),
+            factory.CreateCounter("keypool_alerts_failed_total", "Alert messages given up after every retry."));
 
         Registry.AddBeforeCollectCallback(UpdateAsync);
     }
@@ -103,8 +117,11 @@ internal sealed class GatewayMetrics : IDisposable
 
     public ProxyLatency Latency { get; }
 
+    public PrometheusBridge Bridge { get; }
+
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {
+        Bridge.Collect();
         var userCounts = (await _users.ReadAsync(cancellationToken).ConfigureAwait(false)).ByGroup;
         await _scrape.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -123,6 +140,7 @@ internal sealed class GatewayMetrics : IDisposable
                 _completionTokens.WithLabels(g).IncTo(totals.CompletionTokens);
                 _reasoningTokens.WithLabels(g).IncTo(totals.ReasoningTokens);
                 _cachedTokens.WithLabels(g).IncTo(totals.CachedTokens);
+                _cost.WithLabels(g).IncTo((double)KeyPool.Core.Money.UsdTicks.ToUsd(totals.CostTicks));
                 _errors.WithLabels(g, "429").IncTo(totals.Errors429);
                 _errors.WithLabels(g, "4xx").IncTo(totals.Errors4xx);
                 _errors.WithLabels(g, "5xx").IncTo(totals.Errors5xx);
@@ -198,7 +216,7 @@ internal sealed class GatewayMetrics : IDisposable
 
     private void RemoveKeySeries(string group, bool keepState)
     {
-        foreach (var collector in new Collector<Counter.Child>[] { _requests, _tokens, _promptTokens, _completionTokens, _reasoningTokens, _cachedTokens, _spills, _rejections })
+        foreach (var collector in new Collector<Counter.Child>[] { _requests, _tokens, _promptTokens, _completionTokens, _reasoningTokens, _cachedTokens, _cost, _spills, _rejections })
         {
             collector.RemoveLabelled(group);
         }
@@ -224,6 +242,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void Dispose()
     {
         Latency.Dispose();
+        Bridge.Dispose();
         _scrape.Dispose();
     }
 }

@@ -21,6 +21,9 @@ internal static class UpstreamHeaderPolicy
         "Authorization", "Proxy-Authorization", "Cookie", "Api-Key", "X-Api-Key", HeaderCopier.UserHeader,
         // The caller's network.
         "Forwarded", "X-Real-IP", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP",
+        // The caller's trace context: it describes the operator's systems (baggage often carries user or tenant ids)
+        // to a third party that joins no trace of ours; the trace goes on in KeyPool's own spans instead.
+        "traceparent", "tracestate", "baggage",
         // Set by the gateway.
         "Host", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
