@@ -15,7 +15,7 @@ namespace KeyPool.CommandLine;
 /// </summary>
 internal static class UsageExportCommand
 {
-    public const string Header = "user_id,day,requests,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,total_tokens";
+    public const string Header = "user_id,day,requests,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,total_tokens,cost_usd,cost_estimated";
 
     public static Command Create()
     {
@@ -75,7 +75,7 @@ internal static class UsageExportCommand
         {
             line.Clear();
             AppendField(line, row.UserId);
-            line.Append(CultureInfo.InvariantCulture, $",{row.Day:yyyy-MM-dd},{row.Requests},{row.PromptTokens},{row.CompletionTokens},{row.ReasoningTokens},{row.CachedTokens},{row.TotalTokens}");
+            line.Append(CultureInfo.InvariantCulture, $",{row.Day:yyyy-MM-dd},{row.Requests},{row.PromptTokens},{row.CompletionTokens},{row.ReasoningTokens},{row.CachedTokens},{row.TotalTokens},{KeyPool.Core.Money.UsdTicks.ToUsd(row.CostTicks)},{(row.EstimatedCostTicks != 0 ? "true" : "false")}");
             await writer.WriteLineAsync(line, cancellationToken);
             count++;
         }

@@ -81,6 +81,10 @@ internal sealed class UpstreamAttempts(
             var verdict = outcomes.Complete(admission, result.Outcome);
             attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, usageUser);
             exchange.AttemptTokens += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
+            if (result.Usage?.CostTicks is { } cost)
+            {
+                exchange.CostTicks = (exchange.CostTicks ?? 0) + cost;
+            }
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
                 return null; // answered, or a stream that failed midway already told the client
