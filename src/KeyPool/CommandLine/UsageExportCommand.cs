@@ -83,16 +83,20 @@ internal static class UsageExportCommand
         return count;
     }
 
-    /// <summary>RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.</summary>
+    /// <summary>
+    /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A field a spreadsheet would run
+    /// as a formula (starting with = + - @, tab or CR) gets a leading single quote and is quoted, so it opens as text.
+    /// </summary>
     public static void AppendField(StringBuilder line, string value)
     {
         ArgumentNullException.ThrowIfNull(line);
         ArgumentNullException.ThrowIfNull(value);
-        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        var formula = value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r';
+        if (!formula && value.AsSpan().IndexOfAny(",\"\r\n") < 0)
         {
             line.Append(value);
             return;
         }
-        line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+        line.Append('"').Append(formula ? "'" : "").Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
     }
 }
