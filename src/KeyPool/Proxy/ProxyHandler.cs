@@ -38,8 +38,8 @@ internal sealed class ProxyHandler(
         }
         finally
         {
-            RequestBodies.Release(exchange);
-            gate.Leave();
+            bodies.Release(exchange);
+            gate.Leave(exchange);
         }
     }
 
