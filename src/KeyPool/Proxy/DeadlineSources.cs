@@ -8,14 +8,15 @@ namespace KeyPool.Proxy;
 /// requests a second, so reset sources are reused. The pool is per instance: sources carry the
 /// clock they were made with.
 /// </summary>
-internal sealed class DeadlineSources(TimeProvider time)
+internal sealed class DeadlineSources(TimeProvider time, IHostApplicationLifetime? lifetime = null)
 {
+    private readonly CancellationToken _stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
     private const int MaxPooled = 1024;
     private readonly ConcurrentQueue<Deadline> _pool = new();
 
     public Lease Rent(TimeSpan timeout, CancellationToken clientLeft)
     {
-        var deadline = _pool.TryDequeue(out var pooled) ? pooled : new Deadline(new CancellationTokenSource(Timeout.InfiniteTimeSpan, time));
+        var deadline = _pool.TryDequeue(out var pooled) ? pooled : new Deadline(new CancellationTokenSource(Timeout.InfiniteTimeSpan, time), _stopping);
         deadline.Source.CancelAfter(timeout);
         return new Lease(this, deadline, clientLeft.UnsafeRegister(static state => ((Deadline)state!).ClientLeft(), deadline));
     }
@@ -34,7 +35,7 @@ internal sealed class DeadlineSources(TimeProvider time)
     }
 
     /// <summary>One request's deadline source, and what the client's leaving does to it.</summary>
-    internal sealed class Deadline(CancellationTokenSource source)
+    internal sealed class Deadline(CancellationTokenSource source, CancellationToken stopping)
     {
         private long _graceTicks;
 
@@ -49,7 +50,7 @@ internal sealed class DeadlineSources(TimeProvider time)
         internal void ClientLeft()
         {
             var grace = Volatile.Read(ref _graceTicks);
-            if (grace == 0)
+            if (grace == 0 || stopping.IsCancellationRequested) // a stopping gateway cuts at its drain deadline
             {
                 Source.Cancel();
             }
