@@ -3,7 +3,8 @@ namespace KeyPool.Core.Callers;
 /// <summary>
 /// Slows down guessing: after <c>freeFailures</c> failed attempts from one source within
 /// <c>window</c>, each further attempt must wait an exponentially growing delay (1 s, 2 s, 4 s, …
-/// capped at <c>maxDelay</c>) after the last failure. A success resets the source. Sources are
+/// capped at <c>maxDelay</c>) after the last failure. Successes are not its business: failures are
+/// forgotten <c>window</c> after the last one. Sources are
 /// held in a fixed-size least-recently-used map, so a flood of addresses costs bounded memory.
 /// </summary>
 public sealed class FailedAttemptThrottle
@@ -100,19 +101,6 @@ public sealed class FailedAttemptThrottle
             var delay = DelayAfter(entry.Failures);
             entry.BlockedUntil = now + delay;
             return delay;
-        }
-    }
-
-    /// <summary>Forgets the source's failures after a successful attempt.</summary>
-    public void RecordSuccess(string source)
-    {
-        lock (_lock)
-        {
-            if (_sources.Remove(source, out var node))
-            {
-                _recent.Remove(node);
-                Volatile.Write(ref _remembered, _sources.Count);
-            }
         }
     }
 

@@ -189,7 +189,7 @@ public sealed partial class KeyPoolRouter
             : new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, Fairness, FairShare.Hash(userId));
         var policy = userGroup == 0 ? _noUser : Policy;
         var admission = userId is not null && Promises.Outstanding > 0
-            ? Promises.Admit(pool, policy, request, userId)
+            ? Promises.Admit(pool, policy, request, userId, Fairness.IsHeavy(request.UserHash, second))
             : policy.Select(pool, request);
         if (admission is { } admitted)
         {
@@ -211,9 +211,15 @@ public sealed partial class KeyPoolRouter
     public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
         var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId);
-        return admission is not null
-            ? ValueTask.FromResult(admission)
-            : new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
+        if (admission is not null)
+        {
+            return ValueTask.FromResult(admission);
+        }
+        if (userId is not null)
+        {
+            Fairness.RecordRefused(FairShare.Hash(userId), Second);
+        }
+        return new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
     }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget of the current pool frees.</summary>
@@ -225,14 +231,21 @@ public sealed partial class KeyPoolRouter
     /// <summary>
     /// Seconds a refused user should wait: the slot promised to them in <paramref name="pool"/>
     /// (<see cref="RetryPromises"/>), else until the soonest budget frees. A user over their fair share gets no
-    /// promise: the slots are kept for the others, and they take what is left.
+    /// promise and loses those they hold: the slots are kept for the others, and they take what is left.
     /// </summary>
     public int RetryAfterSeconds(PoolSnapshot pool, int modelId, string? userId)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        return userId is not null && !Fairness.IsHeavy(userId, Second) && Promises.Promise(pool, modelId, userId, Second) is { } promised
-            ? promised
-            : RetryAfterSeconds(pool, modelId);
+        if (userId is null)
+        {
+            return RetryAfterSeconds(pool, modelId);
+        }
+        if (Fairness.IsHeavy(userId, Second))
+        {
+            Promises.Forfeit(modelId, userId);
+            return RetryAfterSeconds(pool, modelId);
+        }
+        return Promises.Promise(pool, modelId, userId, Second) ?? RetryAfterSeconds(pool, modelId);
     }
 
     /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
@@ -253,8 +266,8 @@ public sealed partial class KeyPoolRouter
 
     private Task<Admission?> WaitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
     {
-        // While promised users wait their turn, a newcomer joins the line (a promise) instead of racing them.
-        if ((Promises.Outstanding > 0 && userId is not null) || _options.MaxQueueWait <= TimeSpan.Zero)
+        // Waiters are admitted through TryAdmit, which keeps the room of the promises due: promised users are not raced.
+        if (_options.MaxQueueWait <= TimeSpan.Zero)
         {
             return Task.FromResult(Refuse(pool, userGroup));
         }

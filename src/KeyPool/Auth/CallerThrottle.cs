@@ -5,49 +5,39 @@ using KeyPool.Errors;
 namespace KeyPool.Auth;
 
 /// <summary>
-/// Slows down failed authentications per address at one door. A throttled address is answered 429 before its
-/// credential is even looked at, so it learns nothing, not even whether a guess was right. While no address is
-/// failing, the check costs one volatile read. There are two doors with separate counts (<see cref="CallerThrottles"/>):
-/// an operator mistyping the admin token must not stop the chat traffic of the backend on the same machine.
+/// Slows down failed authentications per address at one door. The throttle acts on failures only: a credential is
+/// always checked, a valid one always passes, and only an attempt that failed is counted and, once its address must
+/// wait, answered 429 instead of 401. Behind a load balancer that is not a known proxy every caller shares one
+/// address, so refusing before the check would let one guesser lock everybody out. A success does not clear the
+/// address either: a caller holding one valid key could otherwise wash its guesses away between them. Guessing a
+/// credential stays hopeless because each is long and random (tokens ≥ 24 characters, 256-bit gateway keys, signed
+/// JWTs); the throttle keeps failing addresses told to back off, their count in the log and their cost bounded.
+/// There are two doors with separate counts (<see cref="CallerThrottles"/>).
 /// </summary>
 internal sealed class CallerThrottle(FailedAttemptThrottle throttle, ILogger logger)
 {
-    /// <summary>Writes 429 with Retry-After and returns true when the caller's address must wait.</summary>
-    public async ValueTask<bool> RefuseIfThrottledAsync(HttpContext context, string door)
-    {
-        if (!throttle.Any)
-        {
-            return false;
-        }
-        var wait = throttle.RetryAfter(ClientAddress.SourceOf(context.Connection.RemoteIpAddress));
-        if (wait <= TimeSpan.Zero)
-        {
-            return false;
-        }
-        var seconds = Seconds(wait);
-        context.Response.Headers.RetryAfter = seconds;
-        await OpenAiError.WriteAsync(context, 429, $"Too many failed {door} attempts from this address: retry after {seconds} s.", OpenAiError.RateLimit, "too_many_failed_attempts");
-        return true;
-    }
-
-    /// <summary>Counts a failure; from the first one past the free ones, sets Retry-After on the answer.</summary>
-    public void Failed(HttpContext context)
+    /// <summary>
+    /// Counts a failed attempt. When the address was already made to wait, writes 429 with Retry-After and returns
+    /// true; otherwise returns false (the caller answers 401) with Retry-After set once past the free failures.
+    /// </summary>
+    public async ValueTask<bool> FailedAsync(HttpContext context, string door)
     {
         var source = ClientAddress.SourceOf(context.Connection.RemoteIpAddress);
+        var waiting = throttle.Any ? throttle.RetryAfter(source) : TimeSpan.Zero;
         var delay = throttle.RecordFailure(source);
+        if (waiting > TimeSpan.Zero)
+        {
+            var seconds = Seconds(delay);
+            context.Response.Headers.RetryAfter = seconds;
+            await OpenAiError.WriteAsync(context, 429, $"Too many failed {door} attempts from this address: retry after {seconds} s.", OpenAiError.RateLimit, "too_many_failed_attempts");
+            return true;
+        }
         if (delay > TimeSpan.Zero)
         {
             AuthLog.AdminThrottled(logger, source, delay);
             context.Response.Headers.RetryAfter = Seconds(delay);
         }
-    }
-
-    public void Succeeded(HttpContext context)
-    {
-        if (throttle.Any)
-        {
-            throttle.RecordSuccess(ClientAddress.SourceOf(context.Connection.RemoteIpAddress));
-        }
+        return false;
     }
 
     private static string Seconds(TimeSpan wait) => ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);

@@ -31,18 +31,16 @@ internal static class MetricsEndpoint
         var throttle = throttles.Admin; // the admin token opens /metrics: guesses count as admin attempts
         if (options.Value.RequireAdminToken)
         {
-            if (await throttle.RefuseIfThrottledAsync(context, "/metrics"))
-            {
-                return;
-            }
             if (!auth.IsAdmin(context.Request))
             {
-                throttle.Failed(context);
+                if (await throttle.FailedAsync(context, "/metrics"))
+                {
+                    return;
+                }
                 await new OpenAiErrorResult(401, "/metrics needs Authorization: Bearer <admin token> (KeyPool:Metrics:RequireAdminToken is on).",
                     OpenAiError.Authentication, "invalid_admin_token").ExecuteAsync(context);
                 return;
             }
-            throttle.Succeeded(context);
         }
         // Buffered: a failed scrape answers 500 instead of a truncated exposition.
         using var buffer = new MemoryStream();

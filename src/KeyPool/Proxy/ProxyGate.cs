@@ -8,9 +8,9 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, throttle failing addresses, authenticate
-/// the caller, let through only a clean, allow-listed path, then shed load over the concurrency cap and over the caller's
-/// share of it.
+/// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, authenticate the caller (throttling
+/// failing addresses), let through only a clean, allow-listed path, then shed load over the concurrency cap and over the
+/// caller's share of it.
 /// </summary>
 internal sealed class ProxyGate(
     CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, CallerSlots slots, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
@@ -107,10 +107,6 @@ internal sealed class ProxyGate(
     private async ValueTask<Refusal?> AuthorizeAsync(ProxyExchange exchange)
     {
         var context = exchange.Context;
-        if (await _throttle.RefuseIfThrottledAsync(context, "authentication"))
-        {
-            return Refusal.Answered;
-        }
         Caller? caller;
         try
         {
@@ -123,10 +119,8 @@ internal sealed class ProxyGate(
         }
         if (caller is null)
         {
-            _throttle.Failed(context);
-            return InvalidCredentials;
+            return await _throttle.FailedAsync(context, "authentication") ? Refusal.Answered : InvalidCredentials;
         }
-        _throttle.Succeeded(context);
         exchange.Caller = caller;
         switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))
         {

@@ -28,7 +28,7 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
         RequestPlan plan;
         try
         {
-            plan = Plan(exchange.ClientBody, exchange.Chat, exchange.Tier, exchange.Caller!.UserId, exchange.Pool!);
+            plan = Plan(exchange.ClientBody, exchange.Chat, exchange.Tier, exchange.Caller!.UserId, exchange.Pool!, SseRelay.EndsWithDone(exchange.Path));
         }
         catch (JsonException exception)
         {
@@ -40,8 +40,12 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
             : null;
     }
 
-    /// <summary>The plan; <paramref name="credentialUser"/> is the user the caller's credential names, if it names one.</summary>
-    public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, string? credentialUser, PoolSnapshot pool)
+    /// <summary>
+    /// The plan; <paramref name="credentialUser"/> is the user the caller's credential names, if it names one.
+    /// <paramref name="hasStreamOptions"/>: the endpoint takes <c>stream_options.include_usage</c> (chat and text
+    /// completions); others (Responses) report usage in their own stream and must not get a field they do not know.
+    /// </summary>
+    public RequestPlan Plan(ReadOnlyMemory<byte> body, in ChatRequest chat, string tier, string? credentialUser, PoolSnapshot pool, bool hasStreamOptions = true)
     {
         var pinnedModel = (tiers.CurrentValue.TryGetValue(tier, out var tierOptions) ? tierOptions.Model : null) ?? models.AliasTarget(chat.Model);
         var model = pinnedModel ?? chat.Model;
@@ -50,7 +54,7 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
             // Checked before the model gets a budget: caller-chosen names must not grow the pool's tables.
             return new RequestPlan(body, model, tier, 0, 0, false, UnknownModel: true);
         }
-        var addIncludeUsage = chat.Stream && !chat.IncludeUsage;
+        var addIncludeUsage = hasStreamOptions && chat.Stream && !chat.IncludeUsage;
         var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage, credentialUser);
         return new RequestPlan(upstreamBody, model, tier, pool.ModelId(model), TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets), addIncludeUsage);
     }

@@ -21,16 +21,32 @@ internal static class SseRelay
     /// <summary>How many bytes a stream is read on after its client left; past them the reservation is charged instead.</summary>
     internal const int MaxDrainBytes = 4 * 1024 * 1024;
 
-    public sealed class State
+    /// <summary>What the relay learnt from a chat or completions stream; other grammars derive from it.</summary>
+    public class State
     {
         public TokenCounts? Usage;
 
-        /// <summary>The stream's end marker (<c>data: [DONE]</c>) was seen.</summary>
+        /// <summary>The stream's end marker (<c>data: [DONE]</c>, or the grammar's own end event) was seen.</summary>
         public bool Done;
 
         /// <summary>The client stopped reading: the relay ended early, and the stream's end proves nothing.</summary>
         public bool ClientGone;
+
+        /// <summary>Reads usage from one event; false when the event must not reach the client.</summary>
+        public virtual bool Inspect(ReadOnlySpan<byte> ev, bool stripUsageChunk) => InspectChat(ev, stripUsageChunk, this);
+
+        /// <summary>Tells an SDK client the stream failed: OpenAI's <c>data: {"error":…}</c> event.</summary>
+        public virtual void WriteError(PipeWriter client)
+        {
+            var error = OpenAiError.Serialize(StreamFailedMessage, OpenAiError.Upstream, StreamFailedCode);
+            client.Write("data: "u8);
+            client.Write(error);
+            client.Write("\n\n"u8);
+        }
     }
+
+    internal const string StreamFailedMessage = "The upstream stream failed before it completed.";
+    internal const string StreamFailedCode = "upstream_stream_failed";
 
     /// <summary>
     /// Chat and text completions end with <c>data: [DONE]</c> (OpenAI's and xAI's contract); an answer that closes
@@ -52,17 +68,18 @@ internal static class SseRelay
         HeaderCopier.ToClient(response, client, keepContentLength: false);
         // Tell buffering intermediaries (nginx) to pass events on at once.
         client.Headers["X-Accel-Buffering"] = "no";
-        var state = new State();
+        var responses = ResponsesStreamState.Handles(exchange.Path);
+        var state = responses ? new ResponsesStreamState() : new State();
         // A client that hangs up must not dodge the bill: the stream is read on (bounded) to its usage.
         exchange.Deadline?.KeepReadingAfterClientLeaves(DrainWindow);
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(exchange.Cancellation);
-            var requireDone = EndsWithDone(exchange.Path);
+            var requireDone = responses || EndsWithDone(exchange.Path);
             await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation, requireDone, exchange.Context.RequestAborted);
             if (requireDone && !state.Done && !state.ClientGone && !exchange.ClientLeft)
             {
-                throw new InvalidDataException("The upstream stream ended without [DONE].");
+                throw new InvalidDataException(responses ? "The upstream stream ended without response.completed." : "The upstream stream ended without [DONE].");
             }
             return new UpstreamForwarder.Relayed(state.Usage, null);
         }
@@ -74,7 +91,7 @@ internal static class SseRelay
             }
             else if (!exchange.ClientLeft)
             {
-                await WriteErrorEventAsync(client);
+                await WriteErrorEventAsync(client, state);
             }
             return new UpstreamForwarder.Relayed(state.Usage, exception.GetType().Name);
         }
@@ -84,14 +101,11 @@ internal static class SseRelay
         }
     }
 
-    private static async Task WriteErrorEventAsync(HttpResponse client)
+    private static async Task WriteErrorEventAsync(HttpResponse client, State state)
     {
         try
         {
-            var error = OpenAiError.Serialize("The upstream stream failed before it completed.", OpenAiError.Upstream, "upstream_stream_failed");
-            client.BodyWriter.Write("data: "u8);
-            client.BodyWriter.Write(error);
-            client.BodyWriter.Write("\n\n"u8);
+            state.WriteError(client.BodyWriter);
             await client.BodyWriter.FlushAsync(CancellationToken.None);
         }
         catch (Exception exception) when (exception is IOException or OperationCanceledException or InvalidOperationException)
@@ -132,7 +146,7 @@ internal static class SseRelay
                 {
                     var eventEnd = scanFrom + offset;
                     var ev = buffer.AsSpan(start, eventEnd - start);
-                    if (Inspect(ev, stripUsageChunk, state) && !state.ClientGone)
+                    if (state.Inspect(ev, stripUsageChunk) && !state.ClientGone)
                     {
                         client.Write(ev);
                         wrote = true;
@@ -155,7 +169,7 @@ internal static class SseRelay
                 // A last event without its blank line: pass it on as it is, unless the stream needed an end marker
                 // and this is not it (then it is a fragment or noise, and the caller reports a broken stream).
                 var ev = buffer.AsSpan(start, end - start);
-                if (Inspect(ev, stripUsageChunk, state) && (state.Done || !requireDone) && !state.ClientGone)
+                if (state.Inspect(ev, stripUsageChunk) && (state.Done || !requireDone) && !state.ClientGone)
                 {
                     client.Write(ev);
                     await client.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -192,8 +206,8 @@ internal static class SseRelay
         }
     }
 
-    /// <summary>Reads usage from one event; false when the event must not reach the client.</summary>
-    private static bool Inspect(ReadOnlySpan<byte> ev, bool stripUsageChunk, State state)
+    /// <summary>Chat's inspection: <c>[DONE]</c>, the last usage seen, and the usage-only chunk the client did not ask for.</summary>
+    private static bool InspectChat(ReadOnlySpan<byte> ev, bool stripUsageChunk, State state)
     {
         if (ev.Length <= MaxDoneEvent && IsDone(ev))
         {
@@ -204,19 +218,8 @@ internal static class SseRelay
         {
             return true;
         }
-        var data = ev.IndexOf("data:"u8);
-        if (data < 0)
-        {
-            return true;
-        }
-        var payload = ev[(data + 5)..];
-        var lineEnd = payload.IndexOf((byte)'\n');
-        if (lineEnd >= 0)
-        {
-            payload = payload[..lineEnd];
-        }
-        payload = payload.Trim(" \r"u8);
-        if (!UsageReader.TryRead(payload, out var counts, out var emptyChoices))
+        var payload = Data(ev);
+        if (payload.IsEmpty || !UsageReader.TryRead(payload, out var counts, out var emptyChoices))
         {
             return true;
         }
@@ -229,20 +232,32 @@ internal static class SseRelay
     private const int MaxDoneEvent = 64;
 
     /// <summary>Whether <paramref name="ev"/>'s data is exactly <c>[DONE]</c> (a chunk whose text says [DONE] is JSON, not this).</summary>
-    private static bool IsDone(ReadOnlySpan<byte> ev)
+    private static bool IsDone(ReadOnlySpan<byte> ev) => Data(ev).SequenceEqual("[DONE]"u8);
+
+    /// <summary>The first <c>data:</c> line's value, trimmed; empty when the event has none.</summary>
+    internal static ReadOnlySpan<byte> Data(ReadOnlySpan<byte> ev) => Field(ev, "data:"u8);
+
+    /// <summary>The value of the first line starting with <paramref name="name"/> (e.g. <c>event:</c>), trimmed; empty when absent.</summary>
+    internal static ReadOnlySpan<byte> Field(ReadOnlySpan<byte> ev, ReadOnlySpan<byte> name)
     {
-        var data = ev.IndexOf("data:"u8);
-        if (data < 0)
+        var at = ev.IndexOf(name);
+        // A field name counts only at a line's start: "data:" inside JSON text is not a field.
+        while (at > 0 && ev[at - 1] != (byte)'\n')
         {
-            return false;
+            var next = ev[(at + 1)..].IndexOf(name);
+            at = next < 0 ? -1 : at + 1 + next;
         }
-        var payload = ev[(data + 5)..];
-        var lineEnd = payload.IndexOf((byte)'\n');
+        if (at < 0)
+        {
+            return default;
+        }
+        var value = ev[(at + name.Length)..];
+        var lineEnd = value.IndexOf((byte)'\n');
         if (lineEnd >= 0)
         {
-            payload = payload[..lineEnd];
+            value = value[..lineEnd];
         }
-        return payload.Trim(" \r"u8).SequenceEqual("[DONE]"u8);
+        return value.Trim(" \r"u8);
     }
 
     private static byte[] MakeRoom(byte[] buffer, ref int start, ref int end)

@@ -3,10 +3,14 @@ using KeyPool.Core.Usage;
 
 namespace KeyPool.Proxy;
 
-/// <summary>Reads the upstream's <c>usage</c> object from a completion or a stream chunk without deserialising the rest.</summary>
+/// <summary>
+/// Reads the upstream's <c>usage</c> object without deserialising the rest: from a chat completion or chunk, from a
+/// Responses answer, and from a Responses stream event, whose <c>response</c> carries it. Both shapes are read:
+/// chat's prompt/completion tokens and Responses' input/output tokens, with cached, reasoning and cost.
+/// </summary>
 internal static class UsageReader
 {
-    /// <summary>Token counts of <paramref name="json"/>'s top-level <c>usage</c>; false when absent or null.</summary>
+    /// <summary>Token counts of <paramref name="json"/>'s top-level <c>usage</c> (or its <c>response.usage</c>); false when absent or null.</summary>
     public static bool TryRead(ReadOnlySpan<byte> json, out TokenCounts counts, out bool emptyChoices)
     {
         counts = default;
@@ -32,6 +36,20 @@ internal static class UsageReader
                     else
                     {
                         reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("response"u8))
+                {
+                    // A Responses stream event: response.completed (failed, incomplete) carries the whole answer.
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                    }
+                    else if (ReadResponseUsage(ref reader) is { } nested)
+                    {
+                        counts = nested;
+                        found = true;
                     }
                 }
                 else if (reader.ValueTextEquals("choices"u8))
@@ -67,16 +85,37 @@ internal static class UsageReader
         return found;
     }
 
-    private static TokenCounts ReadUsage(ref Utf8JsonReader reader)
+    /// <summary>The <c>usage</c> inside a response object (reader on its StartObject, left on its EndObject); null when it has none.</summary>
+    private static TokenCounts? ReadResponseUsage(ref Utf8JsonReader reader)
     {
-        long prompt = 0, completion = 0, total = -1, reasoning = 0, cached = 0;
+        TokenCounts? counts = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("prompt_tokens"u8)) { prompt = ReadLong(ref reader); }
-            else if (reader.ValueTextEquals("completion_tokens"u8)) { completion = ReadLong(ref reader); }
+            var isUsage = reader.ValueTextEquals("usage"u8);
+            reader.Read();
+            if (isUsage && reader.TokenType == JsonTokenType.StartObject)
+            {
+                counts = ReadUsage(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return counts;
+    }
+
+    private static TokenCounts ReadUsage(ref Utf8JsonReader reader)
+    {
+        long prompt = 0, completion = 0, total = -1, reasoning = 0, cached = 0, cost = -1;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8)) { prompt = ReadLong(ref reader); }
+            else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8)) { completion = ReadLong(ref reader); }
             else if (reader.ValueTextEquals("total_tokens"u8)) { total = ReadLong(ref reader); }
-            else if (reader.ValueTextEquals("prompt_tokens_details"u8)) { cached = ReadNested(ref reader, "cached_tokens"u8); }
-            else if (reader.ValueTextEquals("completion_tokens_details"u8)) { reasoning = ReadNested(ref reader, "reasoning_tokens"u8); }
+            else if (reader.ValueTextEquals("cost_in_usd_ticks"u8)) { cost = ReadLong(ref reader, missing: -1); }
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8)) { cached = ReadNested(ref reader, "cached_tokens"u8); }
+            else if (reader.ValueTextEquals("completion_tokens_details"u8) || reader.ValueTextEquals("output_tokens_details"u8)) { reasoning = ReadNested(ref reader, "reasoning_tokens"u8); }
             else
             {
                 reader.Read();
@@ -84,13 +123,21 @@ internal static class UsageReader
             }
         }
         // xAI counts reasoning on top of completion; total_tokens is the count of record when given.
-        return new TokenCounts(prompt, completion, reasoning, cached, total >= 0 ? total : prompt + completion + reasoning);
+        return new TokenCounts(prompt, completion, reasoning, cached, total >= 0 ? total : prompt + completion + reasoning)
+        {
+            CostTicks = cost >= 0 ? cost : null,
+        };
     }
 
-    private static long ReadLong(ref Utf8JsonReader reader)
+    private static long ReadLong(ref Utf8JsonReader reader, long missing = 0)
     {
         reader.Read();
-        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) ? value : 0;
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return missing;
+        }
+        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) ? value : missing;
     }
 
     private static long ReadNested(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
@@ -118,8 +165,11 @@ internal static class UsageReader
     }
 }
 
-/// <summary>Token counts from one <c>usage</c> object.</summary>
+/// <summary>Token counts from one <c>usage</c> object (Prompt is chat's prompt or Responses' input tokens, Completion its output).</summary>
 internal readonly record struct TokenCounts(long Prompt, long Completion, long Reasoning, long Cached, long Total)
 {
+    /// <summary><c>cost_in_usd_ticks</c> (1 USD = 10^10 ticks) when the upstream sent it.</summary>
+    public long? CostTicks { get; init; }
+
     public UsageSample ToSample(int group, int status) => new(group, status, Prompt, Completion, Reasoning, Cached, Total);
 }

@@ -61,21 +61,6 @@ public sealed class FailedAttemptThrottleTests
     }
 
     [Fact]
-    public void RecordSuccess_ResetsTheSource()
-    {
-        var throttle = Create();
-        for (var i = 0; i < 9; i++)
-        {
-            throttle.RecordFailure("10.0.0.1");
-        }
-
-        throttle.RecordSuccess("10.0.0.1");
-
-        Assert.Equal(TimeSpan.Zero, throttle.RetryAfter("10.0.0.1"));
-        Assert.Equal(TimeSpan.Zero, throttle.RecordFailure("10.0.0.1"));
-    }
-
-    [Fact]
     public void RecordFailure_AfterTheWindow_StartsCountingAgain()
     {
         var throttle = Create();

@@ -228,9 +228,10 @@ public sealed class HostileCallerTests
         Assert.Equal(HttpStatusCode.Unauthorized, sixth.StatusCode);
         Assert.NotNull(sixth.Headers.RetryAfter);
 
-        // Throttled: even the right token waits, so the address learns nothing from its guesses.
-        var right = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "x"));
-        Assert.Equal((HttpStatusCode.TooManyRequests, "too_many_failed_attempts"), right);
+        // Throttled: further guesses are refused, the right token still passes.
+        var guess = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "x", token: "guess-7"));
+        Assert.Equal((HttpStatusCode.TooManyRequests, "too_many_failed_attempts"), guess);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "x"))).Status);
     }
 
     [Fact]
@@ -250,13 +251,13 @@ public sealed class HostileCallerTests
         }
         HttpRequestMessage Other(GatewayHarness gateway)
         {
-            var request = gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health");
+            var request = gateway.Admin(HttpMethod.Get, "/api/admin/api-keys/health", token: "another-clients-wrong-admin-token");
             request.Headers.Add("X-Forwarded-For", "198.51.100.9");
             return request;
         }
 
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(trusting, Other(trusting))).Status); // another client behind the proxy
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await SendAsync(plain, Other(plain))).Status); // the header is not believed
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(trusting, Other(trusting))).Status); // another client behind the proxy: its first failure is free
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SendAsync(plain, Other(plain))).Status); // the header is not believed: one shared count
     }
 
     [Theory]
