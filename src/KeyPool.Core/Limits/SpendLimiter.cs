@@ -125,11 +125,11 @@ public sealed class SpendLimiter
         {
             counter.Roll(day, month);
             counter.LastActive = now.UtcTicks;
-            if (perMonth is { } m && counter.Month + estimateTicks > m && (counter.Month >= m || estimateTicks > 0))
+            if (perMonth is { } m && Over(counter.Month, estimateTicks, m))
             {
                 decision = new SpendDecision(null, "month", limits.TicksPerMonth!.Value, UntilMonthEnd(now));
             }
-            else if (perDay is { } d && counter.Day + estimateTicks > d && (counter.Day >= d || estimateTicks > 0))
+            else if (perDay is { } d && Over(counter.Day, estimateTicks, d))
             {
                 decision = new SpendDecision(null, "day", limits.TicksPerDay!.Value, UntilDayEnd(now));
             }
@@ -232,6 +232,10 @@ public sealed class SpendLimiter
         var utc = now.UtcDateTime;
         return (DateOnly.FromDateTime(utc).DayNumber, (utc.Year * 12) + utc.Month - 1);
     }
+
+    // Reached, or this estimate would pass it; a request estimated above a whole limit passes while nothing is spent,
+    // as for the token limits: otherwise a small budget and a large max_tokens would refuse a user who spent nothing.
+    private static bool Over(long spent, long estimate, long limit) => spent >= limit || (spent > 0 && spent + estimate > limit);
 
     private static long? Share(long? limit, int instances) => limit is { } value ? (value + instances - 1) / instances : null;
 

@@ -29,7 +29,7 @@ public sealed class StoredObjectDirectory
 
     /// <summary>Creates a directory over <paramref name="store"/>.</summary>
     /// <param name="store">Where entries live.</param>
-    /// <param name="cacheCapacity">Entries kept in memory at most (≈ 250 bytes each).</param>
+    /// <param name="cacheCapacity">Entries kept in memory at most (≈ 280 bytes each).</param>
     /// <param name="maxPending">Entries and removals waiting for the store at most (while it is down); more are dropped and counted.</param>
     /// <param name="time">The clock (expiry).</param>
     public StoredObjectDirectory(IStoredObjectStore store, int cacheCapacity, int maxPending, TimeProvider time)
@@ -187,8 +187,8 @@ public sealed class StoredObjectDirectory
             {
                 _cache[stored.Id] = stored;
             }
-            // The order may hold ids forgotten since: it is trimmed with the cache, so it stays bounded too.
-            while (_cache.Count > _cacheCapacity || _order.Count > 2 * _cacheCapacity)
+            // The order may hold ids forgotten since (a few: deletes are rare): trimmed with the cache, it stays bounded too.
+            while (_cache.Count > _cacheCapacity || _order.Count > _cacheCapacity + (_cacheCapacity / 8))
             {
                 _cache.Remove(_order.Dequeue());
             }

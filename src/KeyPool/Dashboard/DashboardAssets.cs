@@ -11,6 +11,7 @@ internal sealed class DashboardAssets
         ["index.html"] = "text/html; charset=utf-8",
         ["dashboard.css"] = "text/css; charset=utf-8",
         ["dashboard.js"] = "text/javascript; charset=utf-8",
+        ["requests.js"] = "text/javascript; charset=utf-8",
         ["favicon.svg"] = "image/svg+xml",
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -18,6 +18,7 @@ using KeyPool.Models;
 using KeyPool.Core.Models;
 using KeyPool.Proxy;
 using KeyPool.Storage;
+using KeyPool.Telemetry;
 using KeyPool.StoredObjects;
 using KeyPool.Usage;
 using KeyPool.Users;
@@ -134,6 +135,7 @@ internal static class GatewayServices
         services.AddHostedService(sp => sp.GetRequiredService<RevokedKeyProbe>());
         services.AddKeyPoolDashboard();
         services.AddKeyPoolMetrics();
+        services.AddKeyPoolObservability(configuration);
         return services;
     }
 
@@ -150,6 +152,7 @@ internal static class GatewayServices
         admin.MapGatewayKeys();
         app.MapDashboard();
         app.MapMetrics();
+        app.MapObservability();
         return app;
     }
 

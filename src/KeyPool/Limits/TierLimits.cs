@@ -18,14 +18,18 @@ internal sealed class TierLimits : IDisposable
     private readonly IDisposable? _subscription;
     private volatile Dictionary<string, UserLimits> _byTier;
 
-    public TierLimits(UserLimiter limiter, ClusterHealth cluster, IOptionsMonitor<Dictionary<string, TierOptions>> tiers, IOptions<UsersOptions> users)
+    public TierLimits(UserLimiter limiter, ClusterHealth cluster, IOptionsMonitor<Dictionary<string, TierOptions>> tiers, IOptions<UsersOptions> users, TierSpendLimits spend)
     {
+        Spend = spend;
         _limiter = limiter;
         _cluster = cluster;
         _defaultTier = users.Value.DefaultTier;
         _byTier = Build(tiers.CurrentValue);
         _subscription = tiers.OnChange(changed => _byTier = Build(changed));
     }
+
+    /// <summary>The tiers' spend limits in money (<c>UsdPerDay</c>, <c>UsdPerMonth</c>).</summary>
+    public TierSpendLimits Spend { get; }
 
     /// <summary>The limits of <paramref name="tier"/> (none for a tier without a section).</summary>
     public UserLimits For(string tier) => _byTier.GetValueOrDefault(tier);

@@ -57,7 +57,9 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge _userLimitCounters;
     private readonly UserLimiter _limiter;
 
-    public GatewayMetrics(KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters, UserLimiter limiter)
+    public GatewayMetrics(
+        KeyPoolRouter router, UsageRecorder usage, UserCounts users, IOptions<CapacityOptions> capacity, IMeterFactory meters, UserLimiter limiter,
+        KeyPoolMeter meter, RequestLog.RequestLogWriter requestLog, Alerts.AlertDelivery alerts)
     {
         _limiter = limiter;
         _router = router;
@@ -94,7 +96,17 @@ internal sealed class GatewayMetrics : IDisposable
         _stickyRatio = factory.CreateGauge("keypool_sticky_ratio", "Share of admitted requests that went to the user's own key, last 5 minutes.");
         _goodputRatio = factory.CreateGauge("keypool_goodput_ratio", "Admitted requests over what the usable keys' budget had room for, last 5 minutes (1 = nothing refused that fit).");
         _promisedRetries = factory.CreateGauge("keypool_retry_promises", "Refused users holding a promised slot (Retry-After) now.");
-        Latency = new ProxyLatency(factory, meters);
+        Bridge = new PrometheusBridge(meter.Meter);
+        Latency = new ProxyLatency(factory, meters, meter, Bridge);
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.request_log.dropped", () => requestLog.Dropped, "{line}",
+                "Request log lines dropped because the writer could not keep up (requests never wait for it)."),
+            factory.CreateCounter("keypool_request_log_dropped_total", "Request log lines dropped because the writer could not keep up (requests never wait for it)."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.request_log.written", () => requestLog.Written, "{line}", "Request log lines written."),
+            factory.CreateCounter("keypool_request_log_written_total", "Request log lines written (file and/or console)."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.alerts.delivered", () => alerts.Delivered, "{message}", "Alert messages a webhook accepted."),
+            factory.CreateCounter("keypool_alerts_delivered_total", "Alert messages (firing or resolved) a webhook accepted."));
+        Bridge.Map(meter.Meter.CreateObservableCounter("keypool.alerts.failed", () => alerts.Failed, "{message}", "Alert messages given up after every retry."),
+            factory.CreateCounter("keypool_alerts_failed_total", "Alert messages given up after every retry."));
 
         Registry.AddBeforeCollectCallback(UpdateAsync);
     }
@@ -103,8 +115,11 @@ internal sealed class GatewayMetrics : IDisposable
 
     public ProxyLatency Latency { get; }
 
+    public PrometheusBridge Bridge { get; }
+
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {
+        Bridge.Collect();
         var userCounts = (await _users.ReadAsync(cancellationToken).ConfigureAwait(false)).ByGroup;
         await _scrape.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -224,6 +239,7 @@ internal sealed class GatewayMetrics : IDisposable
     public void Dispose()
     {
         Latency.Dispose();
+        Bridge.Dispose();
         _scrape.Dispose();
     }
 }

@@ -13,6 +13,7 @@ internal static class MetricsEndpoint
     public static IServiceCollection AddKeyPoolMetrics(this IServiceCollection services)
     {
         services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section);
+        services.AddSingleton<KeyPoolMeter>();
         services.AddSingleton<GatewayMetrics>();
         return services;
     }

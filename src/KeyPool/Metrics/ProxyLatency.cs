@@ -13,6 +13,7 @@ internal sealed class ProxyLatency : IDisposable
 {
     private const string HostingMeter = "Microsoft.AspNetCore.Hosting";
     private const string DurationInstrument = "http.server.request.duration";
+    private const string GroupTag = "keypool.key_group";
 
     // LLM calls run from tens of milliseconds (errors, cache) to many minutes (reasoning).
     private static readonly double[] Buckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
@@ -22,11 +23,17 @@ internal sealed class ProxyLatency : IDisposable
     private readonly Histogram _upstreamFirstByte;
     private readonly Histogram _upstreamDuration;
     private readonly IMeterFactory _scope;
-    // Children per group, so an observation does not format a label string.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (Histogram.Child FirstByte, Histogram.Child Total)> _groups = new();
+    private readonly Histogram<double> _firstByte;
+    private readonly Histogram<double> _duration;
+    // Boxed once per group, so an observation allocates nothing.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, object> _groups = new();
 
-    public ProxyLatency(MetricFactory metrics, IMeterFactory scope)
+    public ProxyLatency(MetricFactory metrics, IMeterFactory scope, KeyPoolMeter meter, PrometheusBridge bridge)
     {
+        _firstByte = meter.Meter.CreateHistogram<double>("keypool.upstream.first_byte", "s",
+            "Time from sending a request upstream to its response headers, per key group (every attempt).");
+        _duration = meter.Meter.CreateHistogram<double>("keypool.upstream.duration", "s",
+            "Time from sending a request upstream to the end of its answer, per key group (every attempt).");
         _scope = scope;
         _histogram = metrics.CreateHistogram(
             "keypool_request_duration_seconds",
@@ -43,6 +50,8 @@ internal sealed class ProxyLatency : IDisposable
             "Time from sending a request upstream to the end of its answer, per key group (every attempt, retries included).",
             ["group"],
             new HistogramConfiguration { Buckets = Buckets });
+        bridge.Map(_firstByte, _upstreamFirstByte, GroupTag);
+        bridge.Map(_duration, _upstreamDuration, GroupTag);
         _listener = new MeterListener
         {
             InstrumentPublished = (instrument, listener) =>
@@ -79,16 +88,12 @@ internal sealed class ProxyLatency : IDisposable
     /// <summary>One upstream attempt of <paramref name="group"/>: headers after <paramref name="firstByte"/> (null when none came), done after <paramref name="total"/>.</summary>
     public void ObserveUpstream(int group, TimeSpan? firstByte, TimeSpan total)
     {
-        var children = _groups.GetOrAdd(group, static (g, self) =>
-        {
-            var label = g.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return (self._upstreamFirstByte.WithLabels(label), self._upstreamDuration.WithLabels(label));
-        }, this);
+        var tag = new KeyValuePair<string, object?>(GroupTag, _groups.GetOrAdd(group, static g => g));
         if (firstByte is { } headers)
         {
-            children.FirstByte.Observe(headers.TotalSeconds);
+            _firstByte.Record(headers.TotalSeconds, tag);
         }
-        children.Total.Observe(total.TotalSeconds);
+        _duration.Record(total.TotalSeconds, tag);
     }
 
     private static string StatusClass(int status) => status switch

@@ -76,6 +76,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>The tier limits' decision and reservation (default: no limit applies).</summary>
     public UserLimitDecision Limit { get; set; }
 
+    /// <summary>The spend limit's reservation, when the user's tier limits spend in money.</summary>
+    public SpendReservation? Spend { get; set; }
+
     // attempts
     /// <summary>Fires at the request's deadline (all attempts together) or when the client leaves.</summary>
     public CancellationToken Cancellation { get; set; }
@@ -92,6 +95,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>Tokens the upstream spent over all attempts, once the attempts are over; null when unknown (a failure).</summary>
     public long? SpentTokens { get; set; }
 
+    /// <summary>What the upstream said the attempts cost (<c>cost_in_usd_ticks</c>); null while no answer said.</summary>
+    public long? CostTicks { get; set; }
+
     // outcome
     /// <summary>The status the client got from the gateway (set when refused; else the response's).</summary>
     public int Status { get; set; }
@@ -101,6 +107,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
 
     /// <summary>The refusal that ended the request, if one did.</summary>
     public Refusal? Refusal { get; set; }
+
+    /// <summary>What the attempts leave for the request log and the trace (key group, times, usage).</summary>
+    public Telemetry.RequestTrail Trail { get; } = new();
 
     public bool ClientLeft => Context.RequestAborted.IsCancellationRequested;
 }

@@ -19,11 +19,24 @@ internal sealed class ProxyHandler(
     RequestPlanner planner,
     TierLimits tierLimits,
     UpstreamAttempts attempts,
+    Telemetry.RequestObserver observer,
     TimeProvider time)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var exchange = new ProxyExchange(context, time.GetTimestamp());
+        try
+        {
+            await ServeAsync(exchange);
+        }
+        finally
+        {
+            observer.Finished(exchange); // the request log line and the server span's attributes
+        }
+    }
+
+    private async Task ServeAsync(ProxyExchange exchange)
+    {
         if (await gate.EnterAsync(exchange) is { } refused)
         {
             await Refusal.WriteAsync(exchange, refused);
@@ -64,6 +77,7 @@ internal sealed class ProxyHandler(
         {
             var reservation = exchange.Limit.Reservation;
             reservation.Settle(exchange.SpentTokens ?? reservation.Tokens); // unknown after a failure: the estimate stands
+            tierLimits.Spend.Complete(exchange.Spend, exchange.Plan.Model, exchange.SpentTokens, exchange.CostTicks);
         }
     }
 
@@ -87,7 +101,15 @@ internal sealed class ProxyHandler(
         {
             return new Refusal(429, OpenAiError.RateLimit, "user_rate_limit_exceeded", TierLimits.Message(limit, exchange.Tier), RetryAfterSeconds: limit.RetryAfterSeconds);
         }
+        // Spend in money, the same way: the estimate reserved here, the real cost settled at the end.
+        var spend = tierLimits.Spend.TryAcquire(exchange.UserId!, exchange.Tier, exchange.Plan.Model, exchange.Plan.Tokens);
+        if (!spend.Admitted)
+        {
+            limit.Reservation.Settle(0);
+            return new Refusal(429, OpenAiError.RateLimit, "user_budget_exceeded", TierSpendLimits.Message(spend, exchange.Tier), RetryAfterSeconds: spend.RetryAfterSeconds);
+        }
         exchange.Limit = limit;
+        exchange.Spend = spend.Reservation;
         return null;
     }
 }

@@ -17,7 +17,8 @@ internal sealed class UpstreamAttempts(
     UpstreamOutcomePolicy outcomes,
     AttemptLog attempts,
     DeadlineSources deadlines,
-    IOptions<RoutingOptions> routing)
+    IOptions<RoutingOptions> routing,
+    Telemetry.RequestObserver observer)
 {
     private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
 
@@ -52,6 +53,7 @@ internal sealed class UpstreamAttempts(
         for (var attempt = 1; attempt <= _maxAttempts; attempt++)
         {
             Admission? admitted;
+            observer.Admitting(exchange.Trail, attempt);
             try
             {
                 admitted = await router.AdmitAsync(pool, userGroup, plan.ModelId, plan.Tokens, exclude, exchange.UserId, team, context.RequestAborted);
@@ -60,6 +62,7 @@ internal sealed class UpstreamAttempts(
             {
                 return null; // nobody is left to tell
             }
+            observer.Admitted(exchange.Trail, admitted, userGroup);
             if (admitted is not { } admission)
             {
                 break;
@@ -68,6 +71,7 @@ internal sealed class UpstreamAttempts(
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
             exchange.Stored?.Admitted(admission.Member);
             ForwardResult result;
+            observer.Forwarding(exchange.Trail, admission, exchange.Path, plan.Model, attempt);
             try
             {
                 result = await forwarder.ForwardAsync(exchange, admission.Member.Key);
@@ -81,9 +85,14 @@ internal sealed class UpstreamAttempts(
                 attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout, usageUser);
                 throw;
             }
+            observer.Forwarded(exchange.Trail, result, plan.Model);
             var verdict = outcomes.Complete(admission, result.Outcome);
             attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, usageUser);
             exchange.AttemptTokens += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
+            if (result.Usage?.CostTicks is { } cost)
+            {
+                exchange.CostTicks = (exchange.CostTicks ?? 0) + cost;
+            }
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
                 return null; // answered, or a stream that failed midway already told the client

@@ -8,7 +8,9 @@ namespace KeyPool.Proxy;
 /// client's <c>Connection</c> header names (RFC 9110 §7.6.1, every token of every value). A header an end user sends to
 /// steer the upstream account (<c>OpenAI-Organization</c>, <c>OpenAI-Project</c>, look-alike spellings such as
 /// <c>x_grok_conv_id</c>), describe the caller's network or carry the caller's credentials never leaves. The gateway sets
-/// the rest itself: host, body framing and type, the pool key, the conversation id of an end user.
+/// the rest itself: host, body framing and type, the pool key, the conversation id of an end user. The caller's trace
+/// context (<c>traceparent</c>, <c>tracestate</c>, <c>baggage</c>) stays here too: it describes the operator's systems to
+/// a third party that joins no trace of ours.
 /// </summary>
 internal static class UpstreamHeaderPolicy
 {

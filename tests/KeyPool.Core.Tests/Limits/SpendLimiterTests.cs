@@ -113,6 +113,20 @@ public sealed class SpendLimiterTests
     }
 
     [Fact]
+    public void EstimateAboveTheWholeLimit_PassesWhileNothingIsSpent()
+    {
+        var limiter = new SpendLimiter(100, _time);
+        var limits = SpendLimits.FromUsd(perDay: 1m, perMonth: null);
+
+        var big = limiter.TryAcquire("u", limits, 3 * Usd);
+        Assert.True(big.Admitted);
+        Assert.False(limiter.TryAcquire("u", limits, 1).Admitted);
+        big.Reservation!.Settle(Usd / 10);
+        Assert.False(limiter.TryAcquire("u", limits, 3 * Usd).Admitted); // something is spent now
+        Assert.True(limiter.TryAcquire("u", limits, Usd / 2).Admitted);
+    }
+
+    [Fact]
     public void Counters_AreBounded()
     {
         var limiter = new SpendLimiter(100, _time);

@@ -47,6 +47,7 @@
     generation++;
     $('dashboard').hidden = true;
     $('users-tab').hidden = true;
+    $('requests-tab').hidden = true;
     $('sign-out').hidden = true;
     clearUser();
     $('top-user-rows').replaceChildren();
@@ -67,10 +68,11 @@
 
   // ---- tabs ---------------------------------------------------------------------------------
 
-  const TITLES = { 'api-keys': 'API Keys', users: 'Users' };
+  const TITLES = { 'api-keys': 'API Keys', users: 'Users', requests: 'Requests' };
 
   function currentTab() {
-    return location.hash === '#users' ? 'users' : 'api-keys';
+    if (location.hash === '#users') return 'users';
+    return location.hash === '#requests' ? 'requests' : 'api-keys';
   }
 
   function showTab() {
@@ -85,6 +87,8 @@
     if (!sessionStorage.getItem(TOKEN_KEY) || !$('sign-in').hidden) return;
     $('dashboard').hidden = tab !== 'api-keys';
     $('users-tab').hidden = tab !== 'users';
+    $('requests-tab').hidden = tab !== 'requests';
+    if (tab === 'requests' && window.KeyPoolRequests) window.KeyPoolRequests.show();
     if (tab === 'users') loadTopUsers();
     else hideNewKey();
   }
