@@ -15,4 +15,4 @@ var job = Job.Default
     .WithLaunchCount(1)
     .WithWarmupCount(2)
     .WithIterationCount(6);
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, DefaultConfig.Instance.AddJob(job));
+BenchmarkSwitcher.FromAssembly(typeof(KeyPool.Benchmarks.RequestPathBenchmarks).Assembly).Run(args, DefaultConfig.Instance.AddJob(job));

@@ -18,7 +18,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
 
         using var connection = _database.Open();
         Assert.Equal("wal", connection.ExecuteScalar<string>("PRAGMA journal_mode;"));
-        Assert.Equal(2, connection.ExecuteScalar<int>("PRAGMA user_version;"));
+        Assert.Equal(3, connection.ExecuteScalar<int>("PRAGMA user_version;"));
         Assert.Equal(
             ["api_key_group_users", "api_key_stats", "user_profiles", "user_usage_daily"],
             connection.Query<string>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;"));

@@ -254,7 +254,8 @@ public sealed class SharedBudget
             var limits = new BudgetLimits(Math.Max(1, Limits.RequestsPerMinute / n), Math.Max(1, Limits.TokensPerMinute / n), BurstSeconds: 1);
             var fallback = new RateWindow(limits);
             var (usedRequests, usedTokens) = LastWindowUse;
-            fallback.Observe(second, limits.RequestsPerMinute - (usedRequests / n), limits.TokensPerMinute - (usedTokens / n));
+            // Rounded up: shares rounded down would together charge less than was used (59 used, two instances: 29 + 29).
+            fallback.Observe(second, limits.RequestsPerMinute - ((usedRequests + n - 1) / n), limits.TokensPerMinute - ((usedTokens + n - 1) / n));
             // Spends owed to the ledger are real: keep them for the resynchronisation; give-backs are simply forgotten.
             foreach (var (s, requests, tokens) in _owed)
             {

@@ -9,6 +9,8 @@ namespace KeyPool.Core.Usage;
 /// <param name="ReasoningTokens">usage.completion_tokens_details.reasoning_tokens.</param>
 /// <param name="CachedTokens">usage.prompt_tokens_details.cached_tokens.</param>
 /// <param name="TotalTokens">usage.total_tokens, the count of record (and of the daily token limit).</param>
+/// <param name="CostTicks">usage.cost_in_usd_ticks summed (1 USD = 10^10 ticks), estimates included.</param>
+/// <param name="EstimatedCostTicks">The part of <paramref name="CostTicks"/> the price table estimated.</param>
 public readonly record struct UserDayUsage(
     string UserId,
     DateOnly Day,
@@ -17,7 +19,9 @@ public readonly record struct UserDayUsage(
     long CompletionTokens,
     long ReasoningTokens,
     long CachedTokens,
-    long TotalTokens);
+    long TotalTokens,
+    long CostTicks = 0,
+    long EstimatedCostTicks = 0);
 
 /// <summary>What <see cref="IUserUsageStore.TopAsync"/> orders by.</summary>
 public enum UserUsageOrder
@@ -27,6 +31,9 @@ public enum UserUsageOrder
 
     /// <summary>Requests, most first.</summary>
     Requests,
+
+    /// <summary>Cost in USD ticks, most first.</summary>
+    Cost,
 }
 
 /// <summary>The record of usage per user per day, written by the usage flush.</summary>

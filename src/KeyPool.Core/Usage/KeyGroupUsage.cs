@@ -1,6 +1,10 @@
 namespace KeyPool.Core.Usage;
 
-/// <summary>Usage counters of one key group: totals when read from a store, deltas when flushed to one.</summary>
+/// <summary>
+/// Usage counters of one key group: totals when read from a store, deltas when flushed to one. Money in ticks
+/// (1 USD = 10^10): <see cref="CostTicks"/> is all of it, <see cref="EstimatedCostTicks"/> the part the price table
+/// estimated, <see cref="SavedTicks"/> what cached tokens saved.
+/// </summary>
 public sealed record KeyGroupUsage(
     int Group,
     long Requests,
@@ -12,7 +16,10 @@ public sealed record KeyGroupUsage(
     long Errors4xx,
     long Errors429,
     long Errors5xx,
-    DateTimeOffset? LastRequestAt)
+    DateTimeOffset? LastRequestAt,
+    long CostTicks = 0,
+    long EstimatedCostTicks = 0,
+    long SavedTicks = 0)
 {
     /// <summary>All counters zero.</summary>
     public static KeyGroupUsage Zero(int group) => new(group, 0, 0, 0, 0, 0, 0, 0, 0, 0, null);
@@ -32,7 +39,10 @@ public sealed record KeyGroupUsage(
             Errors4xx + other.Errors4xx,
             Errors429 + other.Errors429,
             Errors5xx + other.Errors5xx,
-            Max(LastRequestAt, other.LastRequestAt));
+            Max(LastRequestAt, other.LastRequestAt),
+            CostTicks + other.CostTicks,
+            EstimatedCostTicks + other.EstimatedCostTicks,
+            SavedTicks + other.SavedTicks);
     }
 
     private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) =>

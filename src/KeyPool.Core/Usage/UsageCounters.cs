@@ -10,6 +10,9 @@ internal sealed class UsageCounters(int group)
     public long ReasoningTokens;
     public long CachedTokens;
     public long TotalTokens;
+    public long CostTicks;
+    public long EstimatedCostTicks;
+    public long SavedTicks;
     public long Errors4xx;
     public long Errors429;
     public long Errors5xx;
@@ -25,6 +28,18 @@ internal sealed class UsageCounters(int group)
             Interlocked.Add(ref ReasoningTokens, sample.ReasoningTokens);
             Interlocked.Add(ref CachedTokens, sample.CachedTokens);
             Interlocked.Add(ref TotalTokens, sample.TotalTokens);
+        }
+        if (sample.CostTicks != 0)
+        {
+            Interlocked.Add(ref CostTicks, sample.CostTicks);
+            if (sample.CostEstimated)
+            {
+                Interlocked.Add(ref EstimatedCostTicks, sample.CostTicks);
+            }
+        }
+        if (sample.SavedTicks != 0)
+        {
+            Interlocked.Add(ref SavedTicks, sample.SavedTicks);
         }
         switch (sample.Status)
         {
@@ -47,6 +62,9 @@ internal sealed class UsageCounters(int group)
         Interlocked.Add(ref ReasoningTokens, usage.ReasoningTokens);
         Interlocked.Add(ref CachedTokens, usage.CachedTokens);
         Interlocked.Add(ref TotalTokens, usage.TotalTokens);
+        Interlocked.Add(ref CostTicks, usage.CostTicks);
+        Interlocked.Add(ref EstimatedCostTicks, usage.EstimatedCostTicks);
+        Interlocked.Add(ref SavedTicks, usage.SavedTicks);
         Interlocked.Add(ref Errors4xx, usage.Errors4xx);
         Interlocked.Add(ref Errors429, usage.Errors429);
         Interlocked.Add(ref Errors5xx, usage.Errors5xx);
@@ -68,7 +86,10 @@ internal sealed class UsageCounters(int group)
         Volatile.Read(ref Errors4xx),
         Volatile.Read(ref Errors429),
         Volatile.Read(ref Errors5xx),
-        ToTime(Volatile.Read(ref LastRequestTicks)));
+        ToTime(Volatile.Read(ref LastRequestTicks)),
+        Volatile.Read(ref CostTicks),
+        Volatile.Read(ref EstimatedCostTicks),
+        Volatile.Read(ref SavedTicks));
 
     /// <summary>
     /// Whether any count is waiting. Not just <see cref="Requests"/>: a drain racing an <see cref="Add(in UsageSample, long)"/>
@@ -77,7 +98,7 @@ internal sealed class UsageCounters(int group)
     public bool HasPending =>
         (Volatile.Read(ref Requests) | Volatile.Read(ref PromptTokens) | Volatile.Read(ref CompletionTokens) | Volatile.Read(ref ReasoningTokens)
         | Volatile.Read(ref CachedTokens) | Volatile.Read(ref TotalTokens) | Volatile.Read(ref Errors4xx) | Volatile.Read(ref Errors429)
-        | Volatile.Read(ref Errors5xx)) != 0;
+        | Volatile.Read(ref Errors5xx) | Volatile.Read(ref CostTicks) | Volatile.Read(ref EstimatedCostTicks) | Volatile.Read(ref SavedTicks)) != 0;
 
     /// <summary>Takes the counters and zeroes them, so each unit is handed out exactly once.</summary>
     public KeyGroupUsage Drain() => new(
@@ -91,7 +112,10 @@ internal sealed class UsageCounters(int group)
         Interlocked.Exchange(ref Errors4xx, 0),
         Interlocked.Exchange(ref Errors429, 0),
         Interlocked.Exchange(ref Errors5xx, 0),
-        ToTime(Interlocked.Exchange(ref LastRequestTicks, 0)));
+        ToTime(Interlocked.Exchange(ref LastRequestTicks, 0)),
+        Interlocked.Exchange(ref CostTicks, 0),
+        Interlocked.Exchange(ref EstimatedCostTicks, 0),
+        Interlocked.Exchange(ref SavedTicks, 0));
 
     private static DateTimeOffset? ToTime(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 }

@@ -13,6 +13,8 @@ internal sealed class UserUsageCounters
     public long ReasoningTokens;
     public long CachedTokens;
     public long TotalTokens;
+    public long CostTicks;
+    public long EstimatedCostTicks;
     private int _retired;
 
     public bool IsRetired => Volatile.Read(ref _retired) != 0;
@@ -34,12 +36,18 @@ internal sealed class UserUsageCounters
             Interlocked.Add(ref CachedTokens, usage.CachedTokens);
             Interlocked.Add(ref TotalTokens, usage.TotalTokens);
         }
+        if (usage.CostTicks != 0 || usage.EstimatedCostTicks != 0)
+        {
+            Interlocked.Add(ref CostTicks, usage.CostTicks);
+            Interlocked.Add(ref EstimatedCostTicks, usage.EstimatedCostTicks);
+        }
     }
 
     /// <summary>Any count waiting: tokens too, since a drain racing an add can take a request and leave its tokens.</summary>
     public bool HasPending =>
         (Volatile.Read(ref Requests) | Volatile.Read(ref PromptTokens) | Volatile.Read(ref CompletionTokens)
-        | Volatile.Read(ref ReasoningTokens) | Volatile.Read(ref CachedTokens) | Volatile.Read(ref TotalTokens)) != 0;
+        | Volatile.Read(ref ReasoningTokens) | Volatile.Read(ref CachedTokens) | Volatile.Read(ref TotalTokens)
+        | Volatile.Read(ref CostTicks) | Volatile.Read(ref EstimatedCostTicks)) != 0;
 
     public UserDayUsage Read(string userId, DateOnly day) => new(
         userId,
@@ -49,7 +57,9 @@ internal sealed class UserUsageCounters
         Volatile.Read(ref CompletionTokens),
         Volatile.Read(ref ReasoningTokens),
         Volatile.Read(ref CachedTokens),
-        Volatile.Read(ref TotalTokens));
+        Volatile.Read(ref TotalTokens),
+        Volatile.Read(ref CostTicks),
+        Volatile.Read(ref EstimatedCostTicks));
 
     /// <summary>Takes the counts and zeroes them, so each unit is handed out exactly once (to the flush or to a late writer).</summary>
     public UserDayUsage Drain(string userId, DateOnly day) => new(
@@ -60,5 +70,7 @@ internal sealed class UserUsageCounters
         Interlocked.Exchange(ref CompletionTokens, 0),
         Interlocked.Exchange(ref ReasoningTokens, 0),
         Interlocked.Exchange(ref CachedTokens, 0),
-        Interlocked.Exchange(ref TotalTokens, 0));
+        Interlocked.Exchange(ref TotalTokens, 0),
+        Interlocked.Exchange(ref CostTicks, 0),
+        Interlocked.Exchange(ref EstimatedCostTicks, 0));
 }

@@ -60,7 +60,8 @@ public sealed class UserUsageRecorder
         ArgumentNullException.ThrowIfNull(userId);
         var usage = new UserDayUsage(
             userId, Today, sample.Status is >= 200 and < 300 ? 1 : 0,
-            sample.PromptTokens, sample.CompletionTokens, sample.ReasoningTokens, sample.CachedTokens, sample.TotalTokens);
+            sample.PromptTokens, sample.CompletionTokens, sample.ReasoningTokens, sample.CachedTokens, sample.TotalTokens,
+            sample.CostTicks, sample.CostEstimated ? sample.CostTicks : 0);
         if (!UserUsageSums.IsZero(usage))
         {
             Add(usage, capped: true);

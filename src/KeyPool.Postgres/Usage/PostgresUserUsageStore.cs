@@ -16,14 +16,15 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
     /// <summary>Above this many rows a flush copies into a temporary table instead of sending arrays.</summary>
     internal const int CopyThreshold = 5_000;
 
-    private const string Columns = "user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens";
+    private const string Columns = "user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens, cost_ticks, estimated_cost_ticks";
 
     // GROUP BY: a statement cannot update one row twice, and a batch may hold a user's day twice (an entry
     // retired and re-created during the drain). Key order turns random B-tree updates into one sweep.
     private static string UpsertFrom(string source) =>
         $"""
         INSERT INTO user_usage_daily AS u ({Columns})
-        SELECT user_id, day, sum(requests), sum(prompt_tokens), sum(completion_tokens), sum(reasoning_tokens), sum(cached_tokens), sum(total_tokens)
+        SELECT user_id, day, sum(requests), sum(prompt_tokens), sum(completion_tokens), sum(reasoning_tokens), sum(cached_tokens), sum(total_tokens),
+            sum(cost_ticks), sum(estimated_cost_ticks)
         FROM {source}
         GROUP BY user_id, day
         ORDER BY user_id, day
@@ -33,12 +34,14 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
             completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
             reasoning_tokens  = u.reasoning_tokens  + EXCLUDED.reasoning_tokens,
             cached_tokens     = u.cached_tokens     + EXCLUDED.cached_tokens,
-            total_tokens      = u.total_tokens      + EXCLUDED.total_tokens;
+            total_tokens      = u.total_tokens      + EXCLUDED.total_tokens,
+            cost_ticks        = u.cost_ticks        + EXCLUDED.cost_ticks,
+            estimated_cost_ticks = u.estimated_cost_ticks + EXCLUDED.estimated_cost_ticks;
         """;
 
     private static readonly string FromArrays = UpsertFrom(
-        "unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) " +
-        "AS d(user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens)");
+        "unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) " +
+        "AS d(user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens, cost_ticks, estimated_cost_ticks)");
 
     private static readonly string FromStaging = UpsertFrom("keypool_user_usage");
 
@@ -73,7 +76,8 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
         {
             UserUsageOrder.Tokens => "total_tokens",
             UserUsageOrder.Requests => "requests",
-            _ => throw new ArgumentOutOfRangeException(nameof(by), by, "Order by Tokens or Requests."),
+            UserUsageOrder.Cost => "cost_ticks",
+            _ => throw new ArgumentOutOfRangeException(nameof(by), by, "Order by Tokens, Requests or Cost."),
         };
         return database.RunAsync<IReadOnlyList<UserDayUsage>>(async ct =>
         {
@@ -110,6 +114,8 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
         command.Parameters.Add(Counts(deltas, d => d.ReasoningTokens));
         command.Parameters.Add(Counts(deltas, d => d.CachedTokens));
         command.Parameters.Add(Counts(deltas, d => d.TotalTokens));
+        command.Parameters.Add(Counts(deltas, d => d.CostTicks));
+        command.Parameters.Add(Counts(deltas, d => d.EstimatedCostTicks));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -123,7 +129,8 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
             SET LOCAL work_mem = '256MB';
             CREATE TEMPORARY TABLE keypool_user_usage (
                 user_id text NOT NULL, day date NOT NULL, requests bigint NOT NULL, prompt_tokens bigint NOT NULL,
-                completion_tokens bigint NOT NULL, reasoning_tokens bigint NOT NULL, cached_tokens bigint NOT NULL, total_tokens bigint NOT NULL
+                completion_tokens bigint NOT NULL, reasoning_tokens bigint NOT NULL, cached_tokens bigint NOT NULL, total_tokens bigint NOT NULL,
+                cost_ticks bigint NOT NULL, estimated_cost_ticks bigint NOT NULL
             ) ON COMMIT DROP;
             """, connection, transaction))
         {
@@ -144,6 +151,8 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
                 writer.Write(delta.ReasoningTokens, NpgsqlDbType.Bigint);
                 writer.Write(delta.CachedTokens, NpgsqlDbType.Bigint);
                 writer.Write(delta.TotalTokens, NpgsqlDbType.Bigint);
+                writer.Write(delta.CostTicks, NpgsqlDbType.Bigint);
+                writer.Write(delta.EstimatedCostTicks, NpgsqlDbType.Bigint);
             }
             writer.Timeout = TimeSpan.Zero; // no limit on completing a bulk copy
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -177,5 +186,7 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
         reader.GetInt64(4),
         reader.GetInt64(5),
         reader.GetInt64(6),
-        reader.GetInt64(7));
+        reader.GetInt64(7),
+        reader.GetInt64(8),
+        reader.GetInt64(9));
 }

@@ -58,6 +58,16 @@ internal static class SqliteSchema
         CREATE INDEX IF NOT EXISTS user_usage_daily_by_tokens ON user_usage_daily (day, total_tokens DESC);
         CREATE INDEX IF NOT EXISTS user_usage_daily_by_requests ON user_usage_daily (day, requests DESC);
         """,
+        // Money: cost_in_usd_ticks summed as integers (1 USD = 10^10 ticks), the part estimated from the price
+        // table, and (per key group) what cached tokens saved.
+        """
+        ALTER TABLE api_key_stats ADD COLUMN cost_ticks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE api_key_stats ADD COLUMN estimated_cost_ticks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE api_key_stats ADD COLUMN saved_ticks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE user_usage_daily ADD COLUMN cost_ticks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE user_usage_daily ADD COLUMN estimated_cost_ticks INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX IF NOT EXISTS user_usage_daily_by_cost ON user_usage_daily (day, cost_ticks DESC);
+        """,
     ];
 
     public static int CurrentVersion => Migrations.Length;

@@ -13,9 +13,11 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
     private const string AddSql =
         """
         INSERT INTO api_key_stats (key_group, total_requests, prompt_tokens, completion_tokens, reasoning_tokens,
-            cached_tokens, total_tokens, errors_4xx, errors_429, errors_5xx, last_request_at, updated_at)
+            cached_tokens, total_tokens, errors_4xx, errors_429, errors_5xx, last_request_at, updated_at,
+            cost_ticks, estimated_cost_ticks, saved_ticks)
         VALUES (@Group, @Requests, @PromptTokens, @CompletionTokens, @ReasoningTokens,
-            @CachedTokens, @TotalTokens, @Errors4xx, @Errors429, @Errors5xx, @LastRequestAt, @UpdatedAt)
+            @CachedTokens, @TotalTokens, @Errors4xx, @Errors429, @Errors5xx, @LastRequestAt, @UpdatedAt,
+            @CostTicks, @EstimatedCostTicks, @SavedTicks)
         ON CONFLICT (key_group) DO UPDATE SET
             total_requests    = total_requests    + excluded.total_requests,
             prompt_tokens     = prompt_tokens     + excluded.prompt_tokens,
@@ -26,6 +28,9 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
             errors_4xx        = errors_4xx        + excluded.errors_4xx,
             errors_429        = errors_429        + excluded.errors_429,
             errors_5xx        = errors_5xx        + excluded.errors_5xx,
+            cost_ticks        = cost_ticks        + excluded.cost_ticks,
+            estimated_cost_ticks = estimated_cost_ticks + excluded.estimated_cost_ticks,
+            saved_ticks       = saved_ticks       + excluded.saved_ticks,
             last_request_at   = max(COALESCE(last_request_at, excluded.last_request_at),
                                     COALESCE(excluded.last_request_at, last_request_at)),
             updated_at        = excluded.updated_at;
@@ -36,7 +41,8 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
         SELECT key_group AS "Group", total_requests AS Requests, prompt_tokens AS PromptTokens,
             completion_tokens AS CompletionTokens, reasoning_tokens AS ReasoningTokens, cached_tokens AS CachedTokens,
             total_tokens AS TotalTokens, errors_4xx AS Errors4xx, errors_429 AS Errors429, errors_5xx AS Errors5xx,
-            last_request_at AS LastRequestAt
+            last_request_at AS LastRequestAt, cost_ticks AS CostTicks, estimated_cost_ticks AS EstimatedCostTicks,
+            saved_ticks AS SavedTicks
         FROM api_key_stats ORDER BY key_group;
         """;
 
@@ -63,6 +69,9 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
             Errors5xx = d.Errors5xx,
             LastRequestAt = SqliteTime.Format(d.LastRequestAt),
             UpdatedAt = updatedAt,
+            CostTicks = d.CostTicks,
+            EstimatedCostTicks = d.EstimatedCostTicks,
+            SavedTicks = d.SavedTicks,
         }).ToList();
 
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -85,7 +94,8 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
         var rows = await connection.QueryAsync<StatsRow>(ReadAllSql).ConfigureAwait(false);
         return rows.Select(r => new KeyGroupUsage(
             (int)r.Group, r.Requests, r.PromptTokens, r.CompletionTokens, r.ReasoningTokens, r.CachedTokens,
-            r.TotalTokens, r.Errors4xx, r.Errors429, r.Errors5xx, SqliteTime.Parse(r.LastRequestAt))).ToList();
+            r.TotalTokens, r.Errors4xx, r.Errors429, r.Errors5xx, SqliteTime.Parse(r.LastRequestAt),
+            r.CostTicks, r.EstimatedCostTicks, r.SavedTicks)).ToList();
     }
 
     // Dapper's shape for api_key_stats: times as stored text, counters as SQLite's 64-bit integers.
@@ -103,5 +113,8 @@ internal sealed class SqliteUsageStore(SqliteConnectionFactory connections, Sema
         public long Errors5xx { get; init; }
         public string? LastRequestAt { get; init; }
         public string? UpdatedAt { get; init; }
+        public long CostTicks { get; init; }
+        public long EstimatedCostTicks { get; init; }
+        public long SavedTicks { get; init; }
     }
 }

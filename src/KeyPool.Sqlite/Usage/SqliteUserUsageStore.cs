@@ -11,19 +11,21 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
 {
     private const int SortAbove = 1_000;
 
-    private const string Columns = "user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens";
+    private const string Columns = "user_id, day, requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_tokens, cost_ticks, estimated_cost_ticks";
 
     private const string AddSql =
         $"""
         INSERT INTO user_usage_daily ({Columns})
-        VALUES ($user, $day, $requests, $prompt, $completion, $reasoning, $cached, $total)
+        VALUES ($user, $day, $requests, $prompt, $completion, $reasoning, $cached, $total, $cost, $estimated)
         ON CONFLICT (user_id, day) DO UPDATE SET
             requests          = requests          + excluded.requests,
             prompt_tokens     = prompt_tokens     + excluded.prompt_tokens,
             completion_tokens = completion_tokens + excluded.completion_tokens,
             reasoning_tokens  = reasoning_tokens  + excluded.reasoning_tokens,
             cached_tokens     = cached_tokens     + excluded.cached_tokens,
-            total_tokens      = total_tokens      + excluded.total_tokens;
+            total_tokens      = total_tokens      + excluded.total_tokens,
+            cost_ticks        = cost_ticks        + excluded.cost_ticks,
+            estimated_cost_ticks = estimated_cost_ticks + excluded.estimated_cost_ticks;
         """;
 
     public async Task AddAsync(IReadOnlyList<UserDayUsage> deltas, CancellationToken cancellationToken)
@@ -57,6 +59,8 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
                 command.Parameters.Add("$reasoning", SqliteType.Integer),
                 command.Parameters.Add("$cached", SqliteType.Integer),
                 command.Parameters.Add("$total", SqliteType.Integer),
+                command.Parameters.Add("$cost", SqliteType.Integer),
+                command.Parameters.Add("$estimated", SqliteType.Integer),
             };
             command.Prepare();
             for (var i = 0; i < rows.Count; i++)
@@ -74,6 +78,8 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
                 counts[3].Value = delta.ReasoningTokens;
                 counts[4].Value = delta.CachedTokens;
                 counts[5].Value = delta.TotalTokens;
+                counts[6].Value = delta.CostTicks;
+                counts[7].Value = delta.EstimatedCostTicks;
                 command.ExecuteNonQuery();
             }
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -125,7 +131,8 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
     {
         UserUsageOrder.Tokens => "total_tokens",
         UserUsageOrder.Requests => "requests",
-        _ => throw new ArgumentOutOfRangeException(nameof(by), by, "Order by Tokens or Requests."),
+        UserUsageOrder.Cost => "cost_ticks",
+        _ => throw new ArgumentOutOfRangeException(nameof(by), by, "Order by Tokens, Requests or Cost."),
     };
 
     private static async Task<IReadOnlyList<UserDayUsage>> ReadAllAsync(SqliteCommand command, CancellationToken cancellationToken)
@@ -147,7 +154,9 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
         reader.GetInt64(4),
         reader.GetInt64(5),
         reader.GetInt64(6),
-        reader.GetInt64(7));
+        reader.GetInt64(7),
+        reader.GetInt64(8),
+        reader.GetInt64(9));
 
     private static string FormatDay(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 }

@@ -7,6 +7,7 @@ using KeyPool.Hosting;
 using KeyPool.Core.Routing;
 using KeyPool.Limits;
 using KeyPool.Users;
+using Microsoft.AspNetCore.Mvc;
 
 namespace KeyPool.Admin;
 
@@ -25,8 +26,15 @@ internal static class AdminUsersApi
     public static RouteGroupBuilder MapAdminUsers(this RouteGroupBuilder admin)
     {
         admin.MapPost("/users", CreateAsync);
-        admin.MapGet("/users/{id}", GetAsync);
-        admin.MapPatch("/users/{id}", UpdateAsync);
+        admin.MapGet("/users/{id}", (string id, UserResolver users, UserUsageRecorder usage, IUserUsageStore usageStore, CancellationToken cancellationToken) =>
+            Ambiguous(id) ?? GetAsync(id, users, usage, usageStore, cancellationToken));
+        admin.MapPatch("/users/{id}", (string id, HttpRequest request, UserResolver users, TierLimits tiers, KeyPoolRouter router, IClusterBus cluster, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+            Ambiguous(id) ?? UpdateAsync(id, request, users, tiers, router, cluster, loggers, cancellationToken));
+        // By exact id in the query string, which decodes one way only: also reaches stored ids from before the grammar.
+        admin.MapGet("/user", ([FromQuery] string? id, UserResolver users, UserUsageRecorder usage, IUserUsageStore usageStore, CancellationToken cancellationToken) =>
+            MissingId(id) ?? GetAsync(id!, users, usage, usageStore, cancellationToken));
+        admin.MapPatch("/user", ([FromQuery] string? id, HttpRequest request, UserResolver users, TierLimits tiers, KeyPoolRouter router, IClusterBus cluster, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+            MissingId(id) ?? UpdateAsync(id!, request, users, tiers, router, cluster, loggers, cancellationToken));
         admin.MapAdminUserUsage();
         return admin;
     }
@@ -127,6 +135,18 @@ internal static class AdminUsersApi
         Log.UserUpdated(loggers.CreateLogger("KeyPool.Admin"), updated.Id, updated.ApiKeyGroup, updated.Tier);
         return TypedResults.Ok(ToResponse(updated));
     }
+
+    /// <summary>
+    /// A path segment that still holds '%' after decoding (the server leaves <c>%2F</c> encoded) could mean two ids
+    /// (<c>a/b</c> or the stored <c>a%2Fb</c>): refused, pointing at the query form, rather than opening the wrong user.
+    /// </summary>
+    private static Task<IResult>? Ambiguous(string id) => id.Contains('%', StringComparison.Ordinal)
+        ? Task.FromResult(Error(400, $"A user id in the path must not hold '/' or '%' (it could name two users): use /api/admin/user?id=<url-encoded id>.", OpenAiError.InvalidRequest, "ambiguous_user_id", "id"))
+        : null;
+
+    private static Task<IResult>? MissingId(string? id) => string.IsNullOrEmpty(id)
+        ? Task.FromResult(Error(400, "Name the user in the query: /api/admin/user?id=<url-encoded id>.", OpenAiError.InvalidRequest, "invalid_user_id", "id"))
+        : null;
 
     private static UserResponse ToResponse(UserRecord user) => new(user.Id, user.ApiKeyGroup, user.Tier);
 

@@ -45,6 +45,12 @@ internal static class HealthApi
 
         /// <summary>Set while the store cannot be read: the totals are the last read plus this instance's usage since.</summary>
         [JsonPropertyName("totals_stale_since")] public DateTimeOffset? TotalsStaleSince { get; init; }
+
+        /// <summary>Every key group's money together.</summary>
+        [JsonPropertyName("cost")] public Usage.CostFigures? Cost { get; init; }
+
+        /// <summary>Money per upstream team (keys of one team share its bill).</summary>
+        [JsonPropertyName("cost_by_team")] public IReadOnlyDictionary<string, Usage.CostFigures>? CostByTeam { get; init; }
     }
 
     /// <summary>The answering instance's own live figures.</summary>
@@ -83,7 +89,11 @@ internal static class HealthApi
         [property: JsonPropertyName("tpm_used")] long TpmUsed,
         [property: JsonPropertyName("tpm_limit")] long TpmLimit,
         [property: JsonPropertyName("load_percent")] double LoadPercent,
-        [property: JsonPropertyName("last_request_at")] DateTimeOffset? LastRequestAt);
+        [property: JsonPropertyName("last_request_at")] DateTimeOffset? LastRequestAt)
+    {
+        /// <summary>Money of this group: cost, the estimated part, cache share and what stickiness saved.</summary>
+        [JsonPropertyName("cost")] public Usage.CostFigures? Cost { get; init; }
+    }
 
     public static RouteGroupBuilder MapHealth(this RouteGroupBuilder admin)
     {
@@ -127,7 +137,7 @@ internal static class HealthApi
             report.TokensUsed,
             report.TokensLimit,
             allRequests == 0 ? 0 : Math.Round(100.0 * total.Requests / allRequests, 2),
-            total.LastRequestAt)).ToArray();
+            total.LastRequestAt) { Cost = Usage.CostFigures.Of(total) }).ToArray();
         // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
         var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
         var health = PoolReport.Grade(pool, reports, capacity.Value);
@@ -146,6 +156,8 @@ internal static class HealthApi
             TotalsAsOf = totalsAsOf,
             TotalsSource = totalsStaleSince is null ? TotalsSources.Store : TotalsSources.Stale,
             TotalsStaleSince = totalsStaleSince,
+            Cost = Usage.CostFigures.Sum(totals),
+            CostByTeam = Usage.CostFigures.ByTeam(reports.Select(r => r.Team), totals),
         };
         var instance = new InstanceFacts(gate.InFlight, reports.Sum(r => usage.Totals(r.Group).Requests), cluster.Instances);
         var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);

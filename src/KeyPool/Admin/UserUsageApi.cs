@@ -1,3 +1,4 @@
+using KeyPool.Core.Money;
 using System.Globalization;
 using KeyPool.Core.Usage;
 using KeyPool.Errors;
@@ -17,14 +18,44 @@ internal static class UserUsageApi
     /// <summary>Counts of a day or a period.</summary>
     public sealed record UsageCounts(long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
 
-    public sealed record DayUsage(DateOnly Day, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+    public sealed record DayUsage(DateOnly Day, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens)
+    {
+        /// <summary>usage.cost_in_usd_ticks summed (1 USD = 10^10 ticks), estimates included.</summary>
+        public long CostTicks { get; init; }
 
-    public sealed record PeriodUsage(DateOnly From, DateOnly To, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+        /// <summary><see cref="CostTicks"/> in USD.</summary>
+        public decimal CostUsd { get; init; }
+
+        /// <summary>Part of the cost is the price table's estimate (the upstream sent none).</summary>
+        public bool CostEstimated { get; init; }
+    }
+
+    public sealed record PeriodUsage(DateOnly From, DateOnly To, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens)
+    {
+        /// <summary>usage.cost_in_usd_ticks summed (1 USD = 10^10 ticks), estimates included.</summary>
+        public long CostTicks { get; init; }
+
+        /// <summary><see cref="CostTicks"/> in USD.</summary>
+        public decimal CostUsd { get; init; }
+
+        /// <summary>Part of the cost is the price table's estimate (the upstream sent none).</summary>
+        public bool CostEstimated { get; init; }
+    }
 
     /// <summary><paramref name="Days"/>: every day of the period, oldest first, zeros included (ready for a chart).</summary>
     public sealed record UserUsage(DayUsage Today, PeriodUsage Last30Days, IReadOnlyList<DayUsage> Days);
 
-    public sealed record TopUser(string Id, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+    public sealed record TopUser(string Id, long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens)
+    {
+        /// <summary>usage.cost_in_usd_ticks summed (1 USD = 10^10 ticks), estimates included.</summary>
+        public long CostTicks { get; init; }
+
+        /// <summary><see cref="CostTicks"/> in USD.</summary>
+        public decimal CostUsd { get; init; }
+
+        /// <summary>Part of the cost is the price table's estimate (the upstream sent none).</summary>
+        public bool CostEstimated { get; init; }
+    }
 
     public sealed record TopUsers(DateOnly Day, string By, IReadOnlyList<TopUser> Users);
 
@@ -49,7 +80,12 @@ internal static class UserUsageApi
         var total = UserUsageSums.Total(userId, today, rows);
         return new UserUsage(
             days[^1],
-            new PeriodUsage(from, today, total.Requests, total.PromptTokens, total.CompletionTokens, total.ReasoningTokens, total.CachedTokens, total.TotalTokens),
+            new PeriodUsage(from, today, total.Requests, total.PromptTokens, total.CompletionTokens, total.ReasoningTokens, total.CachedTokens, total.TotalTokens)
+            {
+                CostTicks = total.CostTicks,
+                CostUsd = UsdTicks.ToUsd(total.CostTicks),
+                CostEstimated = total.EstimatedCostTicks != 0,
+            },
             days);
     }
 
@@ -69,7 +105,8 @@ internal static class UserUsageApi
             {
                 case "tokens": by = UserUsageOrder.Tokens; break;
                 case "requests": by = UserUsageOrder.Requests; break;
-                default: return Invalid($"by must be 'tokens' (the default) or 'requests', not '{byText}'.", "invalid_by", "by");
+                case "cost": by = UserUsageOrder.Cost; break;
+                default: return Invalid($"by must be 'tokens' (the default), 'requests' or 'cost', not '{byText}'.", "invalid_by", "by");
             }
         }
         var day = recorder.Today;
@@ -79,12 +116,22 @@ internal static class UserUsageApi
             return Invalid($"day must be a UTC date like 2026-11-28 (default today), not '{dayText}'.", "invalid_day", "day");
         }
         var rows = await recorder.TopAsync(store, day, by, top, cancellationToken);
-        var users = rows.Select(r => new TopUser(r.UserId, r.Requests, r.PromptTokens, r.CompletionTokens, r.ReasoningTokens, r.CachedTokens, r.TotalTokens)).ToList();
-        return TypedResults.Ok(new TopUsers(day, by == UserUsageOrder.Tokens ? "tokens" : "requests", users));
+        var users = rows.Select(r => new TopUser(r.UserId, r.Requests, r.PromptTokens, r.CompletionTokens, r.ReasoningTokens, r.CachedTokens, r.TotalTokens)
+        {
+            CostTicks = r.CostTicks,
+            CostUsd = UsdTicks.ToUsd(r.CostTicks),
+            CostEstimated = r.EstimatedCostTicks != 0,
+        }).ToList();
+        return TypedResults.Ok(new TopUsers(day, by switch { UserUsageOrder.Requests => "requests", UserUsageOrder.Cost => "cost", _ => "tokens" }, users));
     }
 
     private static DayUsage ToDay(UserDayUsage row) =>
-        new(row.Day, row.Requests, row.PromptTokens, row.CompletionTokens, row.ReasoningTokens, row.CachedTokens, row.TotalTokens);
+        new(row.Day, row.Requests, row.PromptTokens, row.CompletionTokens, row.ReasoningTokens, row.CachedTokens, row.TotalTokens)
+        {
+            CostTicks = row.CostTicks,
+            CostUsd = UsdTicks.ToUsd(row.CostTicks),
+            CostEstimated = row.EstimatedCostTicks != 0,
+        };
 
     private static OpenAiErrorResult Invalid(string message, string code, string param) =>
         new(400, message, OpenAiError.InvalidRequest, code, param);

@@ -15,7 +15,7 @@ namespace KeyPool.CommandLine;
 /// </summary>
 internal static class UsageExportCommand
 {
-    public const string Header = "user_id,day,requests,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,total_tokens";
+    public const string Header = "user_id,day,requests,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,total_tokens,cost_usd,cost_estimated";
 
     public static Command Create()
     {
@@ -75,7 +75,7 @@ internal static class UsageExportCommand
         {
             line.Clear();
             AppendField(line, row.UserId);
-            line.Append(CultureInfo.InvariantCulture, $",{row.Day:yyyy-MM-dd},{row.Requests},{row.PromptTokens},{row.CompletionTokens},{row.ReasoningTokens},{row.CachedTokens},{row.TotalTokens}");
+            line.Append(CultureInfo.InvariantCulture, $",{row.Day:yyyy-MM-dd},{row.Requests},{row.PromptTokens},{row.CompletionTokens},{row.ReasoningTokens},{row.CachedTokens},{row.TotalTokens},{KeyPool.Core.Money.UsdTicks.ToUsd(row.CostTicks)},{(row.EstimatedCostTicks != 0 ? "true" : "false")}");
             await writer.WriteLineAsync(line, cancellationToken);
             count++;
         }
@@ -83,16 +83,20 @@ internal static class UsageExportCommand
         return count;
     }
 
-    /// <summary>RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.</summary>
+    /// <summary>
+    /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A field a spreadsheet would run
+    /// as a formula (starting with = + - @, tab or CR) gets a leading single quote and is quoted, so it opens as text.
+    /// </summary>
     public static void AppendField(StringBuilder line, string value)
     {
         ArgumentNullException.ThrowIfNull(line);
         ArgumentNullException.ThrowIfNull(value);
-        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        var formula = value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r';
+        if (!formula && value.AsSpan().IndexOfAny(",\"\r\n") < 0)
         {
             line.Append(value);
             return;
         }
-        line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+        line.Append('"').Append(formula ? "'" : "").Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
     }
 }

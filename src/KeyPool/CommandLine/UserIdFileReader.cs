@@ -1,14 +1,27 @@
 using System.Runtime.CompilerServices;
+using KeyPool.Core.Users;
 
 namespace KeyPool.CommandLine;
 
 /// <summary>
 /// Streams user ids from a file: one id per line, or CSV whose header names an <c>id</c> column
-/// (quoted fields allowed). The whole file is never held in memory.
+/// (quoted fields allowed). The whole file is never held in memory. A line whose id breaks <see cref="UserIdGrammar"/>
+/// is skipped and reported (<see cref="Rejected"/>, <see cref="RejectedLines"/>): one bad line in millions must not stop
+/// an import, nor enter an id no request could use.
 /// </summary>
 internal sealed class UserIdFileReader(string path)
 {
+    private const int LinesKept = 10;
+
+    private readonly List<long> _rejectedLines = [];
     private long _bytesRead;
+    private long _rejected;
+
+    /// <summary>Ids skipped because they break the user id grammar.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>The line numbers (from 1) of the first skipped ids.</summary>
+    public IReadOnlyList<long> RejectedLines => _rejectedLines;
 
     /// <summary>Bytes read so far, for a progress bar; safe to read from any thread, even after the file is closed.</summary>
     public long BytesRead => Volatile.Read(ref _bytesRead);
@@ -23,19 +36,20 @@ internal sealed class UserIdFileReader(string path)
             yield break;
         }
         var column = IdColumn(first);
+        long number = 1;
         if (column < 0)
         {
             // A plain list: the first line is an id too.
-            if (Clean(first) is { } id)
+            if (Accept(first, number) is { } id)
             {
                 yield return id;
             }
         }
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
+            number++;
             Volatile.Write(ref _bytesRead, stream.Position);
-            var value = column < 0 ? line : Field(line, column);
-            if (Clean(value) is { } id)
+            if (Accept(column < 0 ? line : Field(line, column), number) is { } id)
             {
                 yield return id;
             }
@@ -100,5 +114,21 @@ internal sealed class UserIdFileReader(string path)
         yield return field.ToString();
     }
 
-    private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    private string? Accept(string? value, long number)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+        var id = value.Trim();
+        if (UserIdGrammar.IsValid(id))
+        {
+            return id;
+        }
+        if (Interlocked.Increment(ref _rejected) <= LinesKept)
+        {
+            _rejectedLines.Add(number);
+        }
+        return null;
+    }
 }

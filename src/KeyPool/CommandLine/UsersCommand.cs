@@ -56,6 +56,10 @@ internal static class UsersCommand
                     task.Value = task.MaxValue;
                 });
             AnsiConsole.MarkupLineInterpolated($"Read {outcome!.Read:N0} ids: {outcome.Assigned:N0} assigned over {ring.Count} key groups, {outcome.Skipped:N0} already had a group.");
+            if (reader.Rejected > 0)
+            {
+                await Console.Error.WriteLineAsync($"Skipped {reader.Rejected:N0} ids that are not valid user ids (no '/', '\\', '%', control characters, \".\" or \"..\"; see docs/security.md), on lines {string.Join(", ", reader.RejectedLines)}{(reader.Rejected > reader.RejectedLines.Count ? ", …" : "")}.");
+            }
             return 0;
         });
         var users = new Command("users", "Manage end users.");

@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging.Console;
 
 namespace KeyPool.Hosting;
 
@@ -28,11 +29,9 @@ internal static class GatewayApp
                 limits.MinRequestBodyBytesPerSecond > 0 ? limits.MinRequestBodyBytesPerSecond : defaults.MinRequestBodyBytesPerSecond,
                 limits.MinRequestBodyGracePeriod > TimeSpan.FromSeconds(1) ? limits.MinRequestBodyGracePeriod : defaults.MinRequestBodyGracePeriod);
         });
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
+        // Single lines with control characters escaped: log lines carry what callers send.
+        builder.Logging.AddConsole(o => o.FormatterName = SafeConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<SafeConsoleFormatter, ConsoleFormatterOptions>(o => o.TimestampFormat = "HH:mm:ss ");
         configure?.Invoke(builder);
         var drain = builder.Configuration.GetSection(ShutdownOptions.Section).Get<ShutdownOptions>()?.DrainTimeout ?? new ShutdownOptions().DrainTimeout;
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = drain > TimeSpan.Zero ? drain : new ShutdownOptions().DrainTimeout);

@@ -2,6 +2,7 @@ using KeyPool.Admin;
 using KeyPool.Auth;
 using KeyPool.Cluster;
 using KeyPool.Configuration;
+using KeyPool.Core.Money;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
@@ -125,6 +126,7 @@ internal static class GatewayServices
         services.AddSingleton<RequestIdentifier>();
         services.AddSingleton<RequestPlanner>();
         services.AddSingleton<UpstreamAttempts>();
+        services.AddSingleton(sp => new PriceTable(sp.GetRequiredService<IOptions<ModelsOptions>>().Value.Prices));
         services.AddSingleton<AttemptLog>();
         services.AddSingleton<ProxyHandler>();
         services.AddSingleton<AdminAuthFilter>();

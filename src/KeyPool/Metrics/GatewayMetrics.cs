@@ -35,6 +35,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter _completionTokens;
     private readonly Counter _reasoningTokens;
     private readonly Counter _cachedTokens;
+    private readonly Counter _cost;
     private readonly Counter _errors;
     private readonly Counter _spills;
     private readonly Counter _rejections;
@@ -75,6 +76,7 @@ internal sealed class GatewayMetrics : IDisposable
         _completionTokens = factory.CreateCounter("keypool_completion_tokens_total", "Completion tokens, per key group.", Group);
         _reasoningTokens = factory.CreateCounter("keypool_reasoning_tokens_total", "Reasoning tokens (on top of completion tokens), per key group.", Group);
         _cachedTokens = factory.CreateCounter("keypool_cached_tokens_total", "Cached prompt tokens, per key group.", Group);
+        _cost = factory.CreateCounter("keypool_cost_usd_total", "What requests cost in USD (upstream cost_in_usd_ticks; price-table estimates where it sent none), per key group.", Group);
         _errors = factory.CreateCounter("keypool_upstream_errors_total",
             "Upstream error responses per key group; class is 429, 4xx (other than 429) or 5xx.", ["group", "class"]);
         _spills = factory.CreateCounter("keypool_spills_in_total", "Requests served by this group for a user of another group (spill or missing key).", Group);
@@ -138,6 +140,7 @@ internal sealed class GatewayMetrics : IDisposable
                 _completionTokens.WithLabels(g).IncTo(totals.CompletionTokens);
                 _reasoningTokens.WithLabels(g).IncTo(totals.ReasoningTokens);
                 _cachedTokens.WithLabels(g).IncTo(totals.CachedTokens);
+                _cost.WithLabels(g).IncTo((double)KeyPool.Core.Money.UsdTicks.ToUsd(totals.CostTicks));
                 _errors.WithLabels(g, "429").IncTo(totals.Errors429);
                 _errors.WithLabels(g, "4xx").IncTo(totals.Errors4xx);
                 _errors.WithLabels(g, "5xx").IncTo(totals.Errors5xx);
@@ -213,7 +216,7 @@ internal sealed class GatewayMetrics : IDisposable
 
     private void RemoveKeySeries(string group, bool keepState)
     {
-        foreach (var collector in new Collector<Counter.Child>[] { _requests, _tokens, _promptTokens, _completionTokens, _reasoningTokens, _cachedTokens, _spills, _rejections })
+        foreach (var collector in new Collector<Counter.Child>[] { _requests, _tokens, _promptTokens, _completionTokens, _reasoningTokens, _cachedTokens, _cost, _spills, _rejections })
         {
             collector.RemoveLabelled(group);
         }

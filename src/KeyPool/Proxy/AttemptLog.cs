@@ -1,3 +1,4 @@
+using KeyPool.Core.Money;
 using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
@@ -8,7 +9,7 @@ using KeyPool.Metrics;
 namespace KeyPool.Proxy;
 
 /// <summary>Writes down each attempt: the route log line, usage in memory, upstream latency, and what the outcome did to the key.</summary>
-internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsage, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
+internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsage, PriceTable prices, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
 {
     public void Routed(in Admission admission, int userGroup, in RequestPlan plan, string policy)
     {
@@ -31,7 +32,7 @@ internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsag
         var outcome = result.Outcome;
         // No answer: the status the policy gives the client (502, 504); else the upstream's (0 when the client left before one).
         var status = outcome.Kind is OutcomeKind.Unreachable or OutcomeKind.TimedOut ? verdict.ClientStatus : outcome.Status;
-        var sample = result.Usage is { } counts ? counts.ToSample(group, status) : new UsageSample(group, status);
+        var sample = result.Usage is { } counts ? counts.ToSample(group, status, prices, pool.ModelName(admission.ModelId)) : new UsageSample(group, status);
         usage.Record(sample);
         if (userId is not null)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KeyPool.Core.Money;
 using KeyPool.Core.Usage;
 
 namespace KeyPool.Proxy;
@@ -171,5 +172,13 @@ internal readonly record struct TokenCounts(long Prompt, long Completion, long R
     /// <summary><c>cost_in_usd_ticks</c> (1 USD = 10^10 ticks) when the upstream sent it.</summary>
     public long? CostTicks { get; init; }
 
-    public UsageSample ToSample(int group, int status) => new(group, status, Prompt, Completion, Reasoning, Cached, Total);
+    /// <summary>
+    /// The sample recorded for this answer: the upstream's cost when it sent one, else the price table's estimate
+    /// for <paramref name="model"/> (marked estimated), else none; and what the cached tokens saved.
+    /// </summary>
+    public UsageSample ToSample(int group, int status, PriceTable prices, string? model)
+    {
+        var estimate = CostTicks is null ? prices.Estimate(model, Prompt, Cached, Completion, Reasoning) : null;
+        return new(group, status, Prompt, Completion, Reasoning, Cached, Total, CostTicks ?? estimate ?? 0, estimate is not null, prices.Saved(model, Cached));
+    }
 }

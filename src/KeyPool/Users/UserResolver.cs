@@ -11,8 +11,6 @@ namespace KeyPool.Users;
 /// </summary>
 internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOptions<UsersOptions> options)
 {
-    public const int MaxUserIdLength = 256;
-
     private readonly UsersOptions _options = options.Value;
 
     /// <summary>The user, registering them when allowed; null when unknown and auto-registration is off.</summary>
@@ -57,26 +55,9 @@ internal sealed class UserResolver(IUserStore store, UserGroupCache cache, IOpti
         return updated;
     }
 
-    /// <summary>Why <paramref name="userId"/> cannot name a user, or null; <paramref name="source"/> says where ids come from.</summary>
-    public static string? Validate(string? userId, string source = "the X-KeyPool-User header or the body's \"user\" field") => userId switch
-    {
-        null or "" => $"Name the end user in {source}.",
-        { Length: > MaxUserIdLength } => $"The user id is longer than {MaxUserIdLength} characters.",
-        _ when string.IsNullOrWhiteSpace(userId) || HasControlCharacter(userId) => "The user id must be printable text.",
-        _ => null,
-    };
-
-    private static bool HasControlCharacter(string text)
-    {
-        foreach (var c in text)
-        {
-            if (char.IsControl(c))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    /// <summary>Why <paramref name="userId"/> cannot name a user (<see cref="UserIdGrammar"/>), or null; <paramref name="source"/> says where ids come from.</summary>
+    public static string? Validate(string? userId, string source = "the X-KeyPool-User header or the body's \"user\" field") =>
+        string.IsNullOrEmpty(userId) ? $"Name the end user in {source}." : UserIdGrammar.Problem(userId);
 
     private async Task<UserRecord?> LoadAsync(string userId, PoolSnapshot pool, CancellationToken cancellationToken)
     {

@@ -21,7 +21,7 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
         var first = await store.MigrateAsync(supabaseTrigger: false, None);
         var second = await store.MigrateAsync(supabaseTrigger: false, None);
 
-        Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily", "0003_stored_objects"], first);
+        Assert.Equal(["0001_supabase_compatible_schema", "0002_user_usage_daily", "0003_stored_objects", "0004_usage_cost"], first);
         Assert.Empty(second);
         Assert.Equal(PostgresStore.SchemaVersion, await _database.ScalarAsync<int>("SELECT max(version) FROM keypool_schema_versions;"));
         Assert.Equal((long)PostgresStore.SchemaVersion, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));

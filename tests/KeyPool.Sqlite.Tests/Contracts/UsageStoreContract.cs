@@ -44,14 +44,14 @@ public abstract class UsageStoreContract
     public async Task AddAsync_SumsEveryCounterAndKeepsTheLatestTime()
     {
         var store = await CreateInitializedStoreAsync();
-        var first = new KeyGroupUsage(2, 1, 2, 3, 4, 5, 6, 7, 8, 9, Noon);
-        var earlier = new KeyGroupUsage(2, 10, 20, 30, 40, 50, 60, 70, 80, 90, Noon.AddMinutes(-5));
+        var first = new KeyGroupUsage(2, 1, 2, 3, 4, 5, 6, 7, 8, 9, Noon, 12_000_000_000_000, 13, 14);
+        var earlier = new KeyGroupUsage(2, 10, 20, 30, 40, 50, 60, 70, 80, 90, Noon.AddMinutes(-5), 120, 130, 140);
 
         await store.AddAsync([first], None);
         await store.AddAsync([earlier], None);
         await store.AddAsync([KeyGroupUsage.Zero(2)], None); // no request time: keeps the stored one
 
-        Assert.Equal([new KeyGroupUsage(2, 11, 22, 33, 44, 55, 66, 77, 88, 99, Noon)], await store.ReadAllAsync(None));
+        Assert.Equal([new KeyGroupUsage(2, 11, 22, 33, 44, 55, 66, 77, 88, 99, Noon, 12_000_000_000_120, 143, 154)], await store.ReadAllAsync(None));
     }
 
     [Fact]

@@ -28,12 +28,12 @@ public abstract class UserUsageStoreContract
     {
         var store = await CreateStoreAsync();
 
-        await store.AddAsync([new UserDayUsage("u1", Day, 1, 2, 3, 4, 5, 6)], None);
-        await store.AddAsync([new UserDayUsage("u1", Day, 10, 20, 30, 40, 50, 60), new UserDayUsage("u1", Day.AddDays(-1), 1, 1, 1, 1, 1, 1)], None);
+        await store.AddAsync([new UserDayUsage("u1", Day, 1, 2, 3, 4, 5, 6, 7_000_000_000_000, 8)], None);
+        await store.AddAsync([new UserDayUsage("u1", Day, 10, 20, 30, 40, 50, 60, 70, 80), new UserDayUsage("u1", Day.AddDays(-1), 1, 1, 1, 1, 1, 1, 1, 0)], None);
         await store.AddAsync([], None);
 
         Assert.Equal(
-            [new UserDayUsage("u1", Day.AddDays(-1), 1, 1, 1, 1, 1, 1), new UserDayUsage("u1", Day, 11, 22, 33, 44, 55, 66)],
+            [new UserDayUsage("u1", Day.AddDays(-1), 1, 1, 1, 1, 1, 1, 1, 0), new UserDayUsage("u1", Day, 11, 22, 33, 44, 55, 66, 7_000_000_000_070, 88)],
             await store.ReadUserAsync("u1", Day.AddDays(-29), Day, None));
     }
 
@@ -64,6 +64,7 @@ public abstract class UserUsageStoreContract
         }
         Assert.Equal(10_000, exported.Count);
         Assert.Equal(rows.Sum(r => r.TotalTokens) + 0 + 1 + 2, exported.Sum(r => r.TotalTokens));
+        Assert.Equal(rows.Sum(r => r.CostTicks) + 3 * (0 + 1 + 2), exported.Sum(r => r.CostTicks));
     }
 
     [Fact]
@@ -88,6 +89,23 @@ public abstract class UserUsageStoreContract
         Assert.Equal(["heavy", "middle"], (await store.TopAsync(Day, UserUsageOrder.Tokens, 2, None)).Select(r => r.UserId));
         Assert.Equal(["light", "middle", "heavy"], (await store.TopAsync(Day, UserUsageOrder.Requests, 10, None)).Select(r => r.UserId));
         Assert.Equal(Row("heavy", Day, 1, 900), (await store.TopAsync(Day, UserUsageOrder.Tokens, 1, None))[0]);
+    }
+
+    [Fact]
+    public async Task TopAsync_ByCost_MostExpensiveFirst()
+    {
+        var store = await CreateStoreAsync();
+        await store.AddAsync(
+        [
+            new UserDayUsage("cheap", Day, 9, 9, 9, 9, 9, 900, 10, 0),
+            new UserDayUsage("dear", Day, 1, 1, 1, 1, 1, 10, 5_000, 5_000),
+            new UserDayUsage("other-day", Day.AddDays(-1), 1, 1, 1, 1, 1, 1, 99_999, 0),
+        ], None);
+
+        var top = await store.TopAsync(Day, UserUsageOrder.Cost, 5, None);
+
+        Assert.Equal(["dear", "cheap"], top.Select(r => r.UserId));
+        Assert.Equal((5_000L, 5_000L), (top[0].CostTicks, top[0].EstimatedCostTicks));
     }
 
     [Fact]
@@ -122,5 +140,5 @@ public abstract class UserUsageStoreContract
     }
 
     private static UserDayUsage Row(string userId, DateOnly day, long requests, long tokens) =>
-        new(userId, day, requests, tokens, 0, 0, 0, tokens);
+        new(userId, day, requests, tokens, 0, 0, 0, tokens, CostTicks: tokens * 3);
 }

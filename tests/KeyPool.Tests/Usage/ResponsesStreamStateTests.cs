@@ -99,6 +99,26 @@ public sealed class ResponsesStreamStateTests
     }
 
     [Fact]
+    public void ToSample_UpstreamCostWins_PriceTableOnlyWhenAbsent_MarkedEstimated()
+    {
+        var prices = new KeyPool.Core.Money.PriceTable(new Dictionary<string, KeyPool.Core.Money.ModelPrice>
+        {
+            ["grok-4.3"] = new() { InputPerMillion = 0.20m, CachedInputPerMillion = 0.05m, OutputPerMillion = 0.50m },
+        });
+        var billed = new TokenCounts(100, 10, 20, 60, 130) { CostTicks = 7 };
+        var unbilled = billed with { CostTicks = null };
+
+        var fromUpstream = billed.ToSample(1, 200, prices, "grok-4.3");
+        var estimated = unbilled.ToSample(1, 200, prices, "grok-4.3");
+        var unknown = unbilled.ToSample(1, 200, prices, "other-model");
+
+        Assert.Equal((7L, false), (fromUpstream.CostTicks, fromUpstream.CostEstimated));
+        Assert.Equal((40 * 2_000L + 60 * 500 + 30 * 5_000, true), (estimated.CostTicks, estimated.CostEstimated));
+        Assert.Equal((0L, false), (unknown.CostTicks, unknown.CostEstimated));
+        Assert.Equal(60 * 1_500L, fromUpstream.SavedTicks);
+    }
+
+    [Fact]
     public void Handles_OnlyTheResponsesCreatePath()
     {
         Assert.True(ResponsesStreamState.Handles("/responses"));

@@ -61,6 +61,35 @@ public sealed class ResponsesUsageTests : IAsyncLifetime
         Assert.Equal(Sum(served[0], served[1], served[2]), await UserCountsAsync("alice"));
         Assert.Equal(Sum(served[3]), await UserCountsAsync("bob"));
         Assert.Equal(Sum(served), await GroupCountsAsync());
+        Assert.True(Sum(served).CostTicks > 0);
+    }
+
+    [Fact]
+    public async Task Chat_PlainAndStreamed_CostPerUserGroupAndInMetrics_EqualsWhatTheEmulatorBilled()
+    {
+        var chat = _gateway.ChatClient();
+        await chat.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("Hello")], GatewayHarness.ForUser("frank"));
+        await foreach (var _ in chat.CompleteChatStreamingAsync([new OpenAI.Chat.UserChatMessage("Stream this")], GatewayHarness.ForUser("frank")))
+        {
+        }
+
+        var served = Served("/v1/chat/completions");
+        Assert.Equal(2, served.Length);
+        var billed = Sum(served);
+        Assert.Equal(billed, await UserCountsAsync("frank"));
+        Assert.Equal(billed, await GroupCountsAsync());
+        var top = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/api/admin/users?by=cost"));
+        var first = (await top.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("users")[0];
+        Assert.Equal(("frank", billed.CostTicks), (first.GetProperty("id").GetString(), first.GetProperty("costTicks").GetInt64()));
+        Assert.Equal((decimal)billed.CostTicks / 10_000_000_000m, first.GetProperty("costUsd").GetDecimal());
+        Assert.False(first.GetProperty("costEstimated").GetBoolean());
+
+        using var metrics = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Get, "/metrics"));
+        var text = await metrics.Content.ReadAsStringAsync();
+        var costLines = text.Split('\n').Where(l => l.StartsWith("keypool_cost_usd_total{", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(costLines);
+        var usd = costLines.Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal((double)billed.CostTicks / 1e10, usd, 9);
     }
 
     [Fact]
@@ -160,7 +189,7 @@ public sealed class ResponsesUsageTests : IAsyncLifetime
     private static Counts Sum(params ServedRequest[] served)
     {
         var usage = ServedUsage.Sum(served);
-        return new Counts(served.Length, usage.InputTokens, usage.OutputTokens, usage.ReasoningTokens, usage.CachedTokens, usage.TotalTokens);
+        return new Counts(served.Length, usage.InputTokens, usage.OutputTokens, usage.ReasoningTokens, usage.CachedTokens, usage.TotalTokens, usage.CostInUsdTicks);
     }
 
     private async Task<Counts> UserCountsAsync(string user)
@@ -174,7 +203,8 @@ public sealed class ResponsesUsageTests : IAsyncLifetime
             today.GetProperty("completionTokens").GetInt64(),
             today.GetProperty("reasoningTokens").GetInt64(),
             today.GetProperty("cachedTokens").GetInt64(),
-            today.GetProperty("totalTokens").GetInt64());
+            today.GetProperty("totalTokens").GetInt64(),
+            today.GetProperty("costTicks").GetInt64());
     }
 
     /// <summary>Every key group together, from health.</summary>
@@ -188,8 +218,9 @@ public sealed class ResponsesUsageTests : IAsyncLifetime
             Total("completion_tokens"),
             Total("reasoning_tokens"),
             Total("cached_tokens"),
-            Total("total_tokens"));
+            Total("total_tokens"),
+            groups.Sum(g => g.GetProperty("cost").GetProperty("cost_ticks").GetInt64()));
     }
 
-    private readonly record struct Counts(long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens);
+    private readonly record struct Counts(long Requests, long PromptTokens, long CompletionTokens, long ReasoningTokens, long CachedTokens, long TotalTokens, long CostTicks);
 }

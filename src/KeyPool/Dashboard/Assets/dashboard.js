@@ -469,12 +469,14 @@
   }
 
   const userPath = (id) => `/api/admin/users/${encodeURIComponent(id)}`;
+  // By exact id in the query: also opens stored ids with '/' or '%', which a path segment cannot name unambiguously.
+  const exactUser = (id) => `/api/admin/user?id=${encodeURIComponent(id)}`;
 
   function lookUp(id, status) {
     return guarded(async (mine) => {
       $('user-search-button').disabled = true;
       try {
-        const [user, keys] = await Promise.all([call('GET', userPath(id)), call('GET', `${userPath(id)}/keys`)]);
+        const [user, keys] = await Promise.all([call('GET', exactUser(id)), call('GET', `${userPath(id)}/keys`)]);
         if (mine !== generation) return;
         if (!user.ok) {
           clearUser();
@@ -693,7 +695,7 @@
     $(button).disabled = true;
     guarded(async (mine) => {
       try {
-        const result = await call('PATCH', userPath(user), change);
+        const result = await call('PATCH', exactUser(user), change);
         if (mine !== generation) return;
         if (!result.ok) {
           say('user-action-status', problem(result, 'The change'), true);
