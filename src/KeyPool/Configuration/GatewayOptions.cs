@@ -134,6 +134,22 @@ public sealed class LimitsOptions
     public int MaxConcurrentRequests { get; set; } = 4_096;
 
     /// <summary>
+    /// Requests of one caller on <c>/v1</c> at once: the user a gateway key or JWT names, or for a client token the user it
+    /// names (<c>X-KeyPool-User</c>, else the body's <c>user</c>, counted once the body is read); more get 429
+    /// <c>too_many_concurrent_requests</c> at once. 0 (default): a sixteenth of <see cref="MaxConcurrentRequests"/>, at least 4.
+    /// </summary>
+    public int MaxConcurrentRequestsPerUser { get; set; }
+
+    /// <summary>The per-caller limit in force (<see cref="MaxConcurrentRequestsPerUser"/> or its default).</summary>
+    public int PerUserConcurrency => MaxConcurrentRequestsPerUser > 0 ? MaxConcurrentRequestsPerUser : Math.Max(4, MaxConcurrentRequests / 16);
+
+    /// <summary>
+    /// Bytes of request bodies held in memory at once, over all requests (a buffer counts as it grows); a request that
+    /// would pass it gets 503 <c>gateway_overloaded</c> at once, with <c>Connection: close</c>. Default 256 MB.
+    /// </summary>
+    public long MaxBufferedBodyBytes { get; set; } = 256 * 1024 * 1024;
+
+    /// <summary>
     /// Most items in a body's <c>messages</c> or <c>input</c> array; more get 400 <c>too_many_items</c> without reaching
     /// the upstream. Default 100,000 (far above any context window's worth of turns).
     /// </summary>

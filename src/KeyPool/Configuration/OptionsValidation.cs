@@ -108,6 +108,8 @@ internal sealed class OptionsValidation :
     public ValidateOptionsResult Validate(string? name, LimitsOptions options) => Result(
         (options.MaxRequestBodyBytes <= 0, $"KeyPool:Limits:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}."),
         (options.MaxConcurrentRequests < 1, $"KeyPool:Limits:MaxConcurrentRequests must be at least 1, not {options.MaxConcurrentRequests}."),
+        (options.MaxConcurrentRequestsPerUser < 0, $"KeyPool:Limits:MaxConcurrentRequestsPerUser must be 0 (a sixteenth of MaxConcurrentRequests) or more, not {options.MaxConcurrentRequestsPerUser}."),
+        (options.MaxBufferedBodyBytes < options.MaxRequestBodyBytes, $"KeyPool:Limits:MaxBufferedBodyBytes ({options.MaxBufferedBodyBytes}) must be at least MaxRequestBodyBytes ({options.MaxRequestBodyBytes})."),
         (options.MaxMessages < 1, $"KeyPool:Limits:MaxMessages must be at least 1, not {options.MaxMessages}."),
         (options.RequestHeadersTimeout <= TimeSpan.Zero, $"KeyPool:Limits:RequestHeadersTimeout must be positive, not {options.RequestHeadersTimeout}."),
         (options.MinRequestBodyBytesPerSecond <= 0, $"KeyPool:Limits:MinRequestBodyBytesPerSecond must be positive, not {options.MinRequestBodyBytesPerSecond}."),

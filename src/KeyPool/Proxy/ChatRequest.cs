@@ -15,8 +15,16 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
     /// <summary>The error code of a body that is not valid JSON (or not UTF-8, or not an object).</summary>
     public const string InvalidJson = "invalid_json";
 
+    /// <summary>The error code of a body that names a member the gateway reads or rewrites twice (in any spelling of its case).</summary>
+    public const string DuplicateMember = "duplicate_member";
+
     /// <summary>The error code of a <c>messages</c> or <c>input</c> array longer than allowed.</summary>
     public const string TooManyItems = "too_many_items";
+
+    // The members the gateway reads or rewrites. Another reader of the same body (the upstream) may take the first of two,
+    // or match names regardless of case: each may appear once, spelled exactly.
+    private static readonly string[] Watched =
+        ["model", "user", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens", "messages", "input"];
 
     /// <summary>Reads <paramref name="body"/>; null with <paramref name="error"/> set when it is not a JSON object.</summary>
     public static ChatRequest? Read(ReadOnlySpan<byte> body, out string? error) => Read(body, int.MaxValue, out error, out _);
@@ -47,8 +55,15 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
                 error = "The request body must be a JSON object.";
                 return null;
             }
+            var seen = 0;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                if (!FirstOfItsName(ref reader, ref seen, out var name))
+                {
+                    error = $"The request body names the member \"{name}\" more than once (or in another case): each of {string.Join(", ", Watched)} may appear once, spelled in lower case.";
+                    code = DuplicateMember;
+                    return null;
+                }
                 if (reader.ValueTextEquals("model"u8))
                 {
                     reader.Read();
@@ -86,7 +101,12 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
                 {
                     reader.Read();
                     hasStreamOptions = true; // any value, null included: a rewrite must replace it, not add a second member
-                    includeUsage = reader.TokenType == JsonTokenType.StartObject && ReadIncludeUsage(ref reader);
+                    if (reader.TokenType == JsonTokenType.StartObject && !ReadIncludeUsage(ref reader, out includeUsage))
+                    {
+                        error = "The request body's \"stream_options\" names \"include_usage\" more than once (or in another case).";
+                        code = DuplicateMember;
+                        return null;
+                    }
                 }
                 else
                 {
@@ -129,13 +149,22 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
         return true;
     }
 
-    // Leaves the reader on the object's EndObject so the caller's Skip() is a no-op.
-    private static bool ReadIncludeUsage(ref Utf8JsonReader reader)
+    // Leaves the reader on the object's EndObject so the caller's Skip() is a no-op; false when include_usage appears twice.
+    private static bool ReadIncludeUsage(ref Utf8JsonReader reader, out bool include)
     {
-        var include = false;
+        include = false;
+        var seen = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isInclude = reader.ValueTextEquals("include_usage"u8);
+            var isInclude = NameIs(ref reader, "include_usage");
+            if (isInclude)
+            {
+                if (seen || !reader.ValueTextEquals("include_usage"u8))
+                {
+                    return false;
+                }
+                seen = true;
+            }
             reader.Read();
             if (isInclude)
             {
@@ -143,6 +172,47 @@ internal readonly record struct ChatRequest(string? Model, string? User, bool St
             }
             reader.Skip();
         }
-        return include;
+        return true;
+    }
+
+    /// <summary>
+    /// False when the property name under the reader is a watched member seen before, or a watched member spelled in
+    /// another case (<paramref name="name"/> is then the name as sent); allocation-free for the names of a normal body.
+    /// </summary>
+    private static bool FirstOfItsName(ref Utf8JsonReader reader, ref int seen, out string? name)
+    {
+        name = null;
+        for (var i = 0; i < Watched.Length; i++)
+        {
+            if (!NameIs(ref reader, Watched[i]))
+            {
+                continue;
+            }
+            var bit = 1 << i;
+            if ((seen & bit) != 0 || !reader.ValueTextEquals(Watched[i]))
+            {
+                name = reader.GetString();
+                return false;
+            }
+            seen |= bit;
+            return true;
+        }
+        return true;
+    }
+
+    // Case-insensitive (ASCII) comparison of the property name under the reader, its escapes undone.
+    private static bool NameIs(ref Utf8JsonReader reader, string expected)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return reader.ValueSpan.Length == expected.Length && System.Text.Ascii.EqualsIgnoreCase(reader.ValueSpan, expected);
+        }
+        if (reader.ValueSpan.Length > 256)
+        {
+            return false; // at least 43 characters once unescaped: longer than any watched name
+        }
+        Span<byte> unescaped = stackalloc byte[256];
+        var length = reader.CopyString(unescaped);
+        return length == expected.Length && System.Text.Ascii.EqualsIgnoreCase(unescaped[..length], expected);
     }
 }

@@ -8,40 +8,76 @@ namespace KeyPool.Proxy;
 /// requests a second, so reset sources are reused. The pool is per instance: sources carry the
 /// clock they were made with.
 /// </summary>
-internal sealed class DeadlineSources(TimeProvider time)
+internal sealed class DeadlineSources(TimeProvider time, IHostApplicationLifetime? lifetime = null)
 {
+    private readonly CancellationToken _stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
     private const int MaxPooled = 1024;
-    private readonly ConcurrentQueue<CancellationTokenSource> _pool = new();
+    private readonly ConcurrentQueue<Deadline> _pool = new();
 
-    public Lease Rent(TimeSpan timeout, CancellationToken linked)
+    public Lease Rent(TimeSpan timeout, CancellationToken clientLeft)
     {
-        var source = _pool.TryDequeue(out var pooled) ? pooled : new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
-        source.CancelAfter(timeout);
-        return new Lease(this, source, linked.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), source));
+        var deadline = _pool.TryDequeue(out var pooled) ? pooled : new Deadline(new CancellationTokenSource(Timeout.InfiniteTimeSpan, time), _stopping);
+        deadline.Source.CancelAfter(timeout);
+        return new Lease(this, deadline, clientLeft.UnsafeRegister(static state => ((Deadline)state!).ClientLeft(), deadline));
     }
 
-    private void Return(CancellationTokenSource source)
+    private void Return(Deadline deadline)
     {
         // A source that fired cannot be reset; it is simply dropped.
-        if (source.TryReset() && _pool.Count < MaxPooled)
+        if (deadline.TryReset() && _pool.Count < MaxPooled)
         {
-            _pool.Enqueue(source);
+            _pool.Enqueue(deadline);
         }
         else
         {
-            source.Dispose();
+            deadline.Source.Dispose();
+        }
+    }
+
+    /// <summary>One request's deadline source, and what the client's leaving does to it.</summary>
+    internal sealed class Deadline(CancellationTokenSource source, CancellationToken stopping)
+    {
+        private long _graceTicks;
+
+        public CancellationTokenSource Source { get; } = source;
+
+        /// <summary>
+        /// From now on the client's leaving leaves the upstream <paramref name="grace"/> more (not beyond the deadline by
+        /// more than that) instead of cancelling at once: a stream the upstream bills is read on to its usage.
+        /// </summary>
+        public void KeepReadingAfterClientLeaves(TimeSpan grace) => Volatile.Write(ref _graceTicks, grace.Ticks);
+
+        internal void ClientLeft()
+        {
+            var grace = Volatile.Read(ref _graceTicks);
+            if (grace == 0 || stopping.IsCancellationRequested) // a stopping gateway cuts at its drain deadline
+            {
+                Source.Cancel();
+            }
+            else
+            {
+                Source.CancelAfter(TimeSpan.FromTicks(grace));
+            }
+        }
+
+        internal bool TryReset()
+        {
+            Volatile.Write(ref _graceTicks, 0);
+            return Source.TryReset();
         }
     }
 
     /// <summary>One request's deadline; dispose to return it.</summary>
-    public readonly struct Lease(DeadlineSources owner, CancellationTokenSource source, CancellationTokenRegistration link) : IDisposable
+    public readonly struct Lease(DeadlineSources owner, Deadline deadline, CancellationTokenRegistration link) : IDisposable
     {
-        public CancellationToken Token => source.Token;
+        public CancellationToken Token => deadline.Source.Token;
+
+        public Deadline Deadline => deadline;
 
         public void Dispose()
         {
             link.Dispose();
-            owner.Return(source);
+            owner.Return(deadline);
         }
     }
 }

@@ -24,6 +24,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>Who is calling (set by the gate).</summary>
     public Caller? Caller { get; set; }
 
+    /// <summary>The caller's slot (<see cref="CallerSlots"/>), while it holds one.</summary>
+    internal int? CallerSlot { get; set; }
+
     /// <summary>The validated path below <c>/v1</c>, starting with '/' (set by the gate).</summary>
     public string Path { get; set; } = "";
 
@@ -79,6 +82,9 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     // attempts
     /// <summary>Fires at the request's deadline (all attempts together) or when the client leaves.</summary>
     public CancellationToken Cancellation { get; set; }
+
+    /// <summary>The deadline source behind <see cref="Cancellation"/>, while the attempts run.</summary>
+    internal DeadlineSources.Deadline? Deadline { get; set; }
 
     /// <summary>Attempts made (keys asked).</summary>
     public int Attempts { get; set; }

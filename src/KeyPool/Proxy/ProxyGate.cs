@@ -8,11 +8,12 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, shed load over the concurrency cap,
-/// authenticate the caller (throttling failing addresses), and let through only a clean, allow-listed path.
+/// The gate stage of <c>/v1</c>, before any body is read: refuse while draining, authenticate the caller (throttling
+/// failing addresses), let through only a clean, allow-listed path, then shed load over the concurrency cap and over the
+/// caller's share of it.
 /// </summary>
 internal sealed class ProxyGate(
-    CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
+    CallerAuthenticator auth, CallerThrottles throttles, EndpointAllowList endpoints, CallerSlots slots, IHostApplicationLifetime lifetime, IOptions<LimitsOptions> limits)
 {
     private static readonly Refusal ShuttingDown = new(503, OpenAiError.Server, "shutting_down", "KeyPool is shutting down: retry on another instance.", RetryAfterSeconds: 1, CloseConnection: true);
     private static readonly Refusal StoreUnavailable = Refusal.Unavailable("store_unavailable", "The key database is unavailable right now, so this gateway key cannot be checked; keys used before keep working. Retry in a few seconds.", 5);
@@ -28,7 +29,8 @@ internal sealed class ProxyGate(
 
     /// <summary>
     /// Null when the request may go on (the caller and path are set on <paramref name="exchange"/>; <see cref="Leave"/>
-    /// must follow), else why not (the gate is already left).
+    /// must follow), else why not (nothing is held then). Slots are taken only after authentication: a caller without a
+    /// valid credential holds none, and one caller holds at most its share (<see cref="CallerSlots"/>).
     /// </summary>
     public async ValueTask<Refusal?> EnterAsync(ProxyExchange exchange)
     {
@@ -39,27 +41,25 @@ internal sealed class ProxyGate(
             // Draining: requests in flight finish, new ones go to another instance.
             return ShuttingDown;
         }
-        // Shed load before any work: a request over the cap costs one increment and a small answer.
+        if (await AuthorizeAsync(exchange) is { } refused)
+        {
+            return refused;
+        }
+        // Shed load before any other work: a request over the cap costs one increment and a small answer.
         if (Interlocked.Increment(ref _inFlight) > _maxConcurrent)
         {
-            Leave();
+            LeaveGate();
             return _overloaded;
         }
-        Refusal? refusal;
-        try
+        // The caller known before the body: the credential's user, or the user a client token names in the header. A user
+        // named only in the body is held once the body is read (RequestIdentifier).
+        var caller = exchange.Caller!.UserId ?? (context.Request.Headers[HeaderCopier.UserHeader].ToString() is { Length: > 0 } header ? header : null);
+        if (caller is not null && slots.Hold(exchange, caller) is { } busy)
         {
-            refusal = await AuthorizeAsync(exchange);
+            LeaveGate();
+            return busy;
         }
-        catch
-        {
-            Leave();
-            throw;
-        }
-        if (refusal is not null)
-        {
-            Leave();
-        }
-        return refusal;
+        return null;
     }
 
     private static readonly object ServedKey = new();
@@ -79,7 +79,14 @@ internal sealed class ProxyGate(
         return items.TryAdd(ServedKey, null);
     }
 
-    public void Leave()
+    /// <summary>Gives back what <see cref="EnterAsync"/> (and a later stage) held for <paramref name="exchange"/>.</summary>
+    public void Leave(ProxyExchange exchange)
+    {
+        slots.Release(exchange);
+        LeaveGate();
+    }
+
+    private void LeaveGate()
     {
         if (Interlocked.Decrement(ref _inFlight) == 0 && lifetime.ApplicationStopping.IsCancellationRequested)
         {

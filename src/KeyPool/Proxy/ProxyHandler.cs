@@ -51,8 +51,8 @@ internal sealed class ProxyHandler(
         }
         finally
         {
-            RequestBodies.Release(exchange);
-            gate.Leave();
+            bodies.Release(exchange);
+            gate.Leave(exchange);
         }
     }
 

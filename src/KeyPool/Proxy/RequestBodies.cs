@@ -1,4 +1,3 @@
-using System.Buffers;
 using KeyPool.Configuration;
 using KeyPool.Errors;
 using Microsoft.AspNetCore.Http.Features;
@@ -8,9 +7,11 @@ namespace KeyPool.Proxy;
 
 /// <summary>
 /// The read stage: the body, grown as bytes arrive and capped, then the few fields the gateway needs from it
-/// (<see cref="ChatRequest"/>). The buffer stays with the exchange until <see cref="Release"/>.
+/// (<see cref="ChatRequest"/>). A body is refused before it is buffered when its declared length is over the cap, and
+/// while it is read when its bytes are or the gateway's body memory (<see cref="BodyMemory"/>) is spent. The buffer stays
+/// with the exchange until <see cref="Release"/>.
 /// </summary>
-internal sealed class RequestBodies(IOptions<LimitsOptions> limits)
+internal sealed class RequestBodies(IOptions<LimitsOptions> limits, BodyMemory memory)
 {
     private const int InitialBodyBuffer = 64 * 1024;
 
@@ -19,30 +20,29 @@ internal sealed class RequestBodies(IOptions<LimitsOptions> limits)
 
     private readonly long _maxBody = limits.Value.MaxRequestBodyBytes;
     private readonly int _maxMessages = limits.Value.MaxMessages;
+    // Connection: close: the client is not read on, so it must not keep sending on this connection.
     private readonly Refusal _tooLarge = Refusal.InvalidRequest(
-        413, "request_too_large", $"The request body is larger than the limit of {limits.Value.MaxRequestBodyBytes} bytes (KeyPool:Limits:MaxRequestBodyBytes).");
+        413, "request_too_large", $"The request body is larger than the limit of {limits.Value.MaxRequestBodyBytes} bytes (KeyPool:Limits:MaxRequestBodyBytes).") with { CloseConnection = true };
+    private readonly Refusal _memoryFull = Refusal.Unavailable(
+        "gateway_overloaded", $"The gateway holds its limit of {limits.Value.MaxBufferedBodyBytes} bytes of request bodies (KeyPool:Limits:MaxBufferedBodyBytes): retry shortly.", 1) with { CloseConnection = true };
 
     public async ValueTask<Refusal?> ReadAsync(ProxyExchange exchange)
     {
         var context = exchange.Context;
         var request = context.Request;
-        if (request.ContentLength > _maxBody)
+        var declared = request.ContentLength;
+        if (declared > _maxBody)
         {
-            return _tooLarge;
+            return _tooLarge; // refused before a byte is buffered
         }
-        if (request.ContentLength != 0 && context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: false })
+        if (declared != 0 && context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: false })
         {
             try
             {
-                // The buffer grows as bytes arrive: a declared length is a claim, not bytes, and slow senders must not hold memory they never send.
-                var (buffer, total, tooLarge) = await PooledRead.ReadAsync(
-                    request.Body, Math.Min(request.ContentLength ?? InitialBodyBuffer, InitialBodyBuffer), _maxBody, context.RequestAborted);
-                exchange.RentedBody = buffer;
-                if (tooLarge)
+                if (await BufferAsync(exchange, request.Body, declared, context.RequestAborted) is { } refusal)
                 {
-                    return _tooLarge;
+                    return refusal;
                 }
-                exchange.ClientBody = buffer.AsMemory(0, total);
             }
             catch (BadHttpRequestException exception)
             {
@@ -55,14 +55,54 @@ internal sealed class RequestBodies(IOptions<LimitsOptions> limits)
         return Parse(exchange);
     }
 
-    /// <summary>Returns the body's buffer; the body must not be used after.</summary>
-    public static void Release(ProxyExchange exchange)
+    /// <summary>Returns the body's buffer to the budget; the body must not be used after.</summary>
+    public void Release(ProxyExchange exchange)
     {
-        if (exchange.RentedBody is { Length: > 0 } buffer)
+        if (exchange.RentedBody is { } buffer)
         {
             exchange.RentedBody = null;
             exchange.ClientBody = default;
-            ArrayPool<byte>.Shared.Return(buffer);
+            memory.Return(buffer);
+        }
+    }
+
+    // The buffer grows as bytes arrive, never past the declared length: a declared length is a claim, not bytes, and slow
+    // senders must not hold memory they never send. Every buffer is charged to the budget before it is taken.
+    private async ValueTask<Refusal?> BufferAsync(ProxyExchange exchange, Stream body, long? declared, CancellationToken cancellationToken)
+    {
+        var cap = (declared ?? _maxBody) + 1; // one byte past the end tells a body longer than its cap
+        if (memory.TryRent((int)Math.Min(cap, InitialBodyBuffer)) is not { } buffer)
+        {
+            return _memoryFull;
+        }
+        exchange.RentedBody = buffer;
+        var total = 0;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                // Doubling while the buffer is pooled; past that straight to the declared length (no large garbage on the way).
+                var grown = buffer.Length < BodyMemory.MaxPooled || declared is null ? (long)buffer.Length * 2 : cap;
+                if (memory.TryRent((int)Math.Min(grown, cap)) is not { } bigger)
+                {
+                    return _memoryFull;
+                }
+                buffer.AsSpan(0, total).CopyTo(bigger);
+                exchange.RentedBody = bigger;
+                memory.Return(buffer);
+                buffer = bigger;
+            }
+            var read = await body.ReadAsync(buffer.AsMemory(total), cancellationToken);
+            if (read == 0)
+            {
+                exchange.ClientBody = buffer.AsMemory(0, total);
+                return null;
+            }
+            total += read;
+            if (total > _maxBody)
+            {
+                return _tooLarge;
+            }
         }
     }
 

@@ -11,14 +11,17 @@ namespace KeyPool.Proxy;
 internal static class RequestBodyRewriter
 {
     // The reader's depth, not System.Text.Json's default of 64: a body it accepted must not fail here (a 500).
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = ChatRequest.MaxDepth };
+    // Duplicates of members the gateway does not read are the client's business and pass when nothing is rewritten; a
+    // rewrite of such a body throws JsonException (a 400) rather than choosing one of them.
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = ChatRequest.MaxDepth, AllowDuplicateProperties = false };
     private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = ChatRequest.MaxDepth };
 
     private static readonly byte[] IncludeUsageMember = "\"stream_options\":{\"include_usage\":true},"u8.ToArray();
 
     /// <summary>
     /// Returns the body to send upstream, or <paramref name="body"/> itself when nothing changes. <paramref name="credentialUser"/>
-    /// is the user the credential names (gateway key, JWT); it replaces a different body <c>user</c>.
+    /// is the user the credential names (gateway key, JWT); it replaces a different body <c>user</c>. Throws
+    /// <see cref="JsonException"/> when a rewrite is needed and the body repeats a member.
     /// </summary>
     public static ReadOnlyMemory<byte> Rewrite(ReadOnlyMemory<byte> body, in ChatRequest request, string? pinnedModel, bool addIncludeUsage, string? credentialUser)
     {

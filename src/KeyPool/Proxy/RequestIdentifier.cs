@@ -11,7 +11,7 @@ namespace KeyPool.Proxy;
 /// <c>X-User-Id</c> header's, else the body's <c>user</c>) and their tier and key group. A read without a user (model
 /// lists) has none and may be answered by any key.
 /// </summary>
-internal sealed class RequestIdentifier(KeyPoolRouter router, UserResolver users)
+internal sealed class RequestIdentifier(KeyPoolRouter router, UserResolver users, CallerSlots slots)
 {
     private static readonly Refusal NoKeys = new(503, OpenAiError.Server, "no_keys", "No upstream API key is configured.");
     private static readonly Refusal StoreUnavailable = Refusal.Unavailable(
@@ -36,6 +36,10 @@ internal sealed class RequestIdentifier(KeyPoolRouter router, UserResolver users
         if (UserResolver.Validate(userId) is { } invalid)
         {
             return Refusal.InvalidRequest(400, "missing_user", invalid, "user");
+        }
+        if (slots.Hold(exchange, userId!) is { } busy)
+        {
+            return busy; // a user named only in the body: held now that the body is read
         }
         UserRecord? user;
         try

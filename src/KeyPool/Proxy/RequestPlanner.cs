@@ -1,3 +1,4 @@
+using System.Text.Json;
 using KeyPool.Configuration;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Models;
@@ -24,7 +25,15 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
     /// <summary>The plan stage: sets the exchange's plan; refuses a model the gateway does not know.</summary>
     public Refusal? Plan(ProxyExchange exchange)
     {
-        var plan = Plan(exchange.ClientBody, exchange.Chat, exchange.Tier, exchange.Caller!.UserId, exchange.Pool!, SseRelay.EndsWithDone(exchange.Path));
+        RequestPlan plan;
+        try
+        {
+            plan = Plan(exchange.ClientBody, exchange.Chat, exchange.Tier, exchange.Caller!.UserId, exchange.Pool!, SseRelay.EndsWithDone(exchange.Path));
+        }
+        catch (JsonException exception)
+        {
+            return Refusal.InvalidRequest(400, ChatRequest.DuplicateMember, $"The request body cannot be rewritten for the upstream: {exception.Message}");
+        }
         exchange.Plan = plan;
         return plan.UnknownModel
             ? Refusal.InvalidRequest(404, "model_not_found", $"The model '{plan.Model}' does not exist or is not available through this gateway.", "model")

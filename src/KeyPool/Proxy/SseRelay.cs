@@ -15,6 +15,12 @@ internal static class SseRelay
     private const int InitialBuffer = 16 * 1024;
     private const int MaxEvent = 16 * 1024 * 1024;
 
+    /// <summary>How long a stream is read on after its client left, for the usage the upstream bills.</summary>
+    internal static readonly TimeSpan DrainWindow = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many bytes a stream is read on after its client left; past them the reservation is charged instead.</summary>
+    internal const int MaxDrainBytes = 4 * 1024 * 1024;
+
     /// <summary>What the relay learnt from a chat or completions stream; other grammars derive from it.</summary>
     public class State
     {
@@ -64,11 +70,13 @@ internal static class SseRelay
         client.Headers["X-Accel-Buffering"] = "no";
         var responses = ResponsesStreamState.Handles(exchange.Path);
         var state = responses ? new ResponsesStreamState() : new State();
+        // A client that hangs up must not dodge the bill: the stream is read on (bounded) to its usage.
+        exchange.Deadline?.KeepReadingAfterClientLeaves(DrainWindow);
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(exchange.Cancellation);
             var requireDone = responses || EndsWithDone(exchange.Path);
-            await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation, requireDone);
+            await RelayEventsAsync(stream, client.BodyWriter, exchange.StripUsageChunk, state, exchange.Cancellation, requireDone, exchange.Context.RequestAborted);
             if (requireDone && !state.Done && !state.ClientGone && !exchange.ClientLeft)
             {
                 throw new InvalidDataException(responses ? "The upstream stream ended without response.completed." : "The upstream stream ended without [DONE].");
@@ -87,6 +95,10 @@ internal static class SseRelay
             }
             return new UpstreamForwarder.Relayed(state.Usage, exception.GetType().Name);
         }
+        finally
+        {
+            exchange.Deadline?.KeepReadingAfterClientLeaves(TimeSpan.Zero); // another attempt is cancelled at once again
+        }
     }
 
     private static async Task WriteErrorEventAsync(HttpResponse client, State state)
@@ -102,9 +114,15 @@ internal static class SseRelay
         }
     }
 
-    /// <summary>Relays until the upstream ends. Upstream read failures propagate; the caller decides what the client sees.</summary>
-    internal static async Task RelayEventsAsync(Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken, bool requireDone = false)
+    /// <summary>
+    /// Relays until the upstream ends. Upstream read failures propagate; the caller decides what the client sees. Once the
+    /// client is gone (<paramref name="clientLeft"/>, or its pipe completed) events are still read and inspected, not
+    /// written, until the stream's end marker or <see cref="MaxDrainBytes"/> more bytes: the one drain for every grammar.
+    /// </summary>
+    internal static async Task RelayEventsAsync(
+        Stream upstream, PipeWriter client, bool stripUsageChunk, State state, CancellationToken cancellationToken, bool requireDone = false, CancellationToken clientLeft = default)
     {
+        var drained = 0L;
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
         var start = 0; // first byte not yet written or dropped
         var end = 0;   // end of the bytes read
@@ -128,7 +146,7 @@ internal static class SseRelay
                 {
                     var eventEnd = scanFrom + offset;
                     var ev = buffer.AsSpan(start, eventEnd - start);
-                    if (state.Inspect(ev, stripUsageChunk))
+                    if (state.Inspect(ev, stripUsageChunk) && !state.ClientGone)
                     {
                         client.Write(ev);
                         wrote = true;
@@ -138,11 +156,12 @@ internal static class SseRelay
                 if (wrote)
                 {
                     var flush = await client.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    if (flush.IsCanceled || flush.IsCompleted)
-                    {
-                        state.ClientGone = true;
-                        return; // the client went away
-                    }
+                    state.ClientGone = flush.IsCanceled || flush.IsCompleted;
+                }
+                state.ClientGone |= clientLeft.IsCancellationRequested;
+                if (state.ClientGone && (state.Done || (drained += read) > MaxDrainBytes))
+                {
+                    return; // the client went away, and the usage is known or no longer worth waiting for
                 }
             }
             if (end > start)
@@ -150,7 +169,7 @@ internal static class SseRelay
                 // A last event without its blank line: pass it on as it is, unless the stream needed an end marker
                 // and this is not it (then it is a fragment or noise, and the caller reports a broken stream).
                 var ev = buffer.AsSpan(start, end - start);
-                if (state.Inspect(ev, stripUsageChunk) && (state.Done || !requireDone))
+                if (state.Inspect(ev, stripUsageChunk) && (state.Done || !requireDone) && !state.ClientGone)
                 {
                     client.Write(ev);
                     await client.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -27,9 +27,17 @@ internal sealed class UpstreamAttempts(
     {
         using var deadline = deadlines.Rent(forwarder.Timeout, exchange.Context.RequestAborted);
         exchange.Cancellation = deadline.Token;
-        var refusal = await TryKeysAsync(exchange);
-        exchange.SpentTokens = exchange.AttemptTokens; // after an exception it stays unknown: the estimate stands
-        return refusal;
+        exchange.Deadline = deadline.Deadline;
+        try
+        {
+            var refusal = await TryKeysAsync(exchange);
+            exchange.SpentTokens = exchange.AttemptTokens; // after an exception it stays unknown: the estimate stands
+            return refusal;
+        }
+        finally
+        {
+            exchange.Deadline = null;
+        }
     }
 
     private async ValueTask<Refusal?> TryKeysAsync(ProxyExchange exchange)

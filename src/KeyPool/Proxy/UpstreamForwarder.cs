@@ -48,10 +48,12 @@ internal sealed class UpstreamForwarder(UpstreamClient upstream, IOptions<Upstre
                 return new ForwardResult(exchange.ClientLeft ? facts with { Kind = OutcomeKind.ClientLeft } : facts, null, firstByte, time.GetElapsedTime(started));
             }
             var relayed = await RelayAsync(exchange, response);
+            // An answer the client cut before its usage: the upstream bills it all the same, so the reservation is charged.
+            var usage = relayed.Usage ?? (exchange.ClientLeft ? new TokenCounts(0, exchange.Plan.Tokens, 0, 0, exchange.Plan.Tokens) : null);
             var outcome = relayed.Failure is null
-                ? facts with { Tokens = relayed.Usage?.Total }
-                : facts with { Kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway, ClientSawBytes = exchange.Context.Response.HasStarted, Tokens = relayed.Usage?.Total };
-            return new ForwardResult(outcome, relayed.Usage, firstByte, time.GetElapsedTime(started), relayed.Failure);
+                ? facts with { Tokens = usage?.Total }
+                : facts with { Kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway, ClientSawBytes = exchange.Context.Response.HasStarted, Tokens = usage?.Total };
+            return new ForwardResult(outcome, usage, firstByte, time.GetElapsedTime(started), relayed.Failure);
         }
     }
 

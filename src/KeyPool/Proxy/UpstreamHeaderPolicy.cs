@@ -4,33 +4,23 @@ using Microsoft.Extensions.Primitives;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// Which of the client's request headers never reach the upstream: hop-by-hop headers and those the
-/// client's <c>Connection</c> header names (RFC 9110 §7.6.1), the caller's own credentials and cookies
-/// (KeyPool sends the pool key instead), what describes the caller's network (<c>X-Forwarded-*</c>,
-/// <c>Forwarded</c>, <c>X-Real-IP</c>), KeyPool's own <c>X-KeyPool-User</c>, and what the gateway sets
-/// itself (host, body framing, encoding: bodies must arrive uncompressed to be read for usage).
+/// Which of the client's request headers reach the upstream: only those on an allow-list, and of those not one the
+/// client's <c>Connection</c> header names (RFC 9110 §7.6.1, every token of every value). A header an end user sends to
+/// steer the upstream account (<c>OpenAI-Organization</c>, <c>OpenAI-Project</c>, look-alike spellings such as
+/// <c>x_grok_conv_id</c>), describe the caller's network or carry the caller's credentials never leaves. The gateway sets
+/// the rest itself: host, body framing and type, the pool key, the conversation id of an end user. The caller's trace
+/// context (<c>traceparent</c>, <c>tracestate</c>, <c>baggage</c>) stays here too: it describes the operator's systems to
+/// a third party that joins no trace of ours.
 /// </summary>
 internal static class UpstreamHeaderPolicy
 {
-    private static readonly FrozenSet<string> Dropped = new[]
+    private static readonly FrozenSet<string> Allowed = new[]
     {
-        // Hop-by-hop, and what YARP's list also drops.
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-        "HTTP2-Settings", "Upgrade-Insecure-Requests", "Alt-Svc", "Close",
-        // The caller's credentials and identity.
-        "Authorization", "Proxy-Authorization", "Cookie", "Api-Key", "X-Api-Key", HeaderCopier.UserHeader,
-        // The caller's network.
-        "Forwarded", "X-Real-IP", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP",
-        // The caller's trace context: it describes the operator's systems (baggage often carries user or tenant ids)
-        // to a third party that joins no trace of ours; the trace goes on in KeyPool's own spans instead.
-        "traceparent", "tracestate", "baggage",
-        // Set by the gateway.
-        "Host", "Content-Length", "Content-Type", "Expect", "Accept-Encoding",
+        // What an OpenAI- or Anthropic-compatible client needs the upstream to see.
+        "Accept", "User-Agent", "OpenAI-Beta", "anthropic-version", "anthropic-beta", "Idempotency-Key",
+        // A backend's own conversation id (an end user's is replaced by the gateway's: see HeaderCopier.ToUpstream).
+        HeaderCopier.ConversationHeader,
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Whether <paramref name="name"/> is never forwarded, whatever the <c>Connection</c> header says.</summary>
-    public static bool IsDropped(string name) =>
-        Dropped.Contains(name) || name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase) || name.StartsWith(':');
 
     /// <summary>Whether the client's <c>Connection</c> header (<paramref name="connection"/>) names <paramref name="name"/>.</summary>
     public static bool IsNamedBy(StringValues connection, string name)
@@ -51,5 +41,5 @@ internal static class UpstreamHeaderPolicy
 
     /// <summary>Whether a client header named <paramref name="name"/> may be forwarded.</summary>
     public static bool MayForward(string name, StringValues connection) =>
-        !IsDropped(name) && (connection.Count == 0 || !IsNamedBy(connection, name));
+        Allowed.Contains(name) && (connection.Count == 0 || !IsNamedBy(connection, name));
 }

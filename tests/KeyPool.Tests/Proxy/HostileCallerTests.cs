@@ -104,14 +104,15 @@ public sealed class HostileCallerTests
         request.Headers.Add("Cookie", "session=caller");
         request.Headers.Add("X-Forwarded-For", "10.9.8.7");
         request.Headers.Add("X-Forwarded-Host", "evil.example");
-        request.Headers.Add("X-Custom-End-To-End", "kept");
+        request.Headers.Add("X-Custom-End-To-End", "dropped");
+        request.Headers.Add("User-Agent", "kept-agent");
 
         using var response = await gateway.Http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var sent = gateway.ChatServed.Single().Headers;
-        Assert.Equal("kept", sent["X-Custom-End-To-End"]);
-        foreach (var name in new[] { "X-Private-Hop", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "X-KeyPool-User" })
+        Assert.Equal("kept-agent", sent["User-Agent"]);
+        foreach (var name in new[] { "X-Private-Hop", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "X-KeyPool-User", "X-Custom-End-To-End" })
         {
             Assert.False(sent.ContainsKey(name), $"{name} reached the upstream");
         }

@@ -37,6 +37,10 @@ public sealed class UpstreamHeaderTests
         request.Headers.Add("Keep-Alive", "timeout=5");
         request.Headers.Add("OpenAI-Beta", "assistants=v2");
         request.Headers.Add("X-Trace-Id", "trace-1");
+        request.Headers.Add("OpenAI-Organization", "org-of-the-caller");
+        request.Headers.Add("OpenAI-Project", "proj-of-the-caller");
+        request.Headers.TryAddWithoutValidation("x_grok_conv_id", "caller-chosen");
+        request.Headers.Add("Accept", "application/json");
 
         using var response = await gateway.Http.SendAsync(request);
 
@@ -44,11 +48,11 @@ public sealed class UpstreamHeaderTests
         var seen = Assert.Single(upstream.Requests);
         Assert.Equal("/v1/chat/completions?trace=1", seen.PathAndQuery);
         Assert.Contains(seen.Headers["Authorization"], gateway.Keys.Select(k => $"Bearer {k}"));
-        string[] neverForwarded = ["Cookie", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP", "X-Api-Key", "X-Hop-Secret", "Keep-Alive", "X-KeyPool-User", "Accept-Encoding"];
+        string[] neverForwarded = ["OpenAI-Organization", "OpenAI-Project", "x_grok_conv_id", "X-Trace-Id", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP", "X-Api-Key", "X-Hop-Secret", "Keep-Alive", "X-KeyPool-User", "Accept-Encoding"];
         var leaked = string.Join(", ", neverForwarded.Where(seen.Headers.ContainsKey));
         Assert.True(leaked.Length == 0, $"Reached the upstream: {leaked}");
         Assert.Equal("assistants=v2", seen.Headers["OpenAI-Beta"]);
-        Assert.Equal("trace-1", seen.Headers["X-Trace-Id"]);
+        Assert.Equal("application/json", seen.Headers["Accept"]);
         Assert.Equal(upstream.BaseUrl.Authority, seen.Headers["Host"]);
         Assert.Equal(ConversationId.For("dave"), seen.Headers["x-grok-conv-id"]);
         Assert.StartsWith("application/json", seen.Headers["Content-Type"], StringComparison.Ordinal);
