@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using KeyPool.Core.Budgets;
-using KeyPool.Core.Routing;
 
 namespace KeyPool.Core.Cluster;
 
@@ -46,27 +45,26 @@ public sealed class SharedBudgets
     public IEnumerable<SharedBudget> All => _budgets.Values;
 
     /// <summary>
-    /// The shared budget of <paramref name="member"/>'s team for <paramref name="modelId"/>; a dictionary
-    /// lookup on the request path, created on first use.
+    /// The shared budget of <paramref name="team"/> for <paramref name="modelId"/> (named <paramref name="modelName"/>
+    /// in the ledger); a dictionary lookup on the request path, created on first use.
     /// </summary>
-    public SharedBudget For(PoolSnapshot pool, PoolMember member, int modelId)
+    public SharedBudget For(string team, BudgetLimits limits, int modelId, string modelName)
     {
-        ArgumentNullException.ThrowIfNull(pool);
-        ArgumentNullException.ThrowIfNull(member);
-        if (_budgets.TryGetValue((member.Team, modelId), out var budget))
+        ArgumentNullException.ThrowIfNull(team);
+        if (_budgets.TryGetValue((team, modelId), out var budget))
         {
-            if (budget.Limits != member.Limits)
+            if (budget.Limits != limits)
             {
-                budget.Limits = member.Limits; // a reload changed the team's limits
+                budget.Limits = limits; // a reload changed the team's limits
             }
             return budget;
         }
-        var created = new SharedBudget(new BudgetKey(member.Team, pool.ModelName(modelId)), member.Limits);
+        var created = new SharedBudget(new BudgetKey(team, modelName), limits);
         if (Health.DegradedReason is not null)
         {
             created.EnterFallback(Second, Instances);
         }
-        return _budgets.GetOrAdd((member.Team, modelId), created);
+        return _budgets.GetOrAdd((team, modelId), created);
     }
 
     /// <summary>Asks for a round soon (a request found its lease empty); never blocks.</summary>

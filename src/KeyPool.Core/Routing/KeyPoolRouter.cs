@@ -1,5 +1,4 @@
 using KeyPool.Core.Budgets;
-using KeyPool.Core.Capacity;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Fairness;
 using KeyPool.Core.KeyHealth;

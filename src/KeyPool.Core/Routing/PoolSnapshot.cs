@@ -204,7 +204,7 @@ public sealed class PoolSnapshot
         // Fair share costs nothing while a budget has room: only a short one asks who the user is and counts them.
         var fairness = request.Fairness is { } fair && window.IsShort() ? fair : null;
         var overShare = fairness is not null && fairness.IsHeavy(request.UserHash, request.Second);
-        var lease = _shared?.For(this, member, request.ModelId);
+        var lease = _shared?.For(member.Team, member.Limits, request.ModelId, ModelName(request.ModelId));
         if (lease is not null && !lease.TryTake(request.Second, request.Tokens))
         {
             member.Health.Abandon();

@@ -27,7 +27,7 @@ public sealed class KeysOptions
     public string? File { get; set; }
 
     /// <summary>Per-group team and budget overrides, by group number.</summary>
-    public Dictionary<int, Core.Routing.GroupSettings> Groups { get; set; } = [];
+    public Dictionary<int, Core.Keys.GroupSettings> Groups { get; set; } = [];
 
     /// <summary>Ask the upstream at start for each key's team and state (<c>GET /v1/api-key</c>). Default true.</summary>
     public bool CheckOnStart { get; set; } = true;

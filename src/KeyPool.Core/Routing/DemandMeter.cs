@@ -1,7 +1,7 @@
 using System.Numerics;
 using KeyPool.Core.Routing;
 
-namespace KeyPool.Core.Capacity;
+namespace KeyPool.Core.Routing;
 
 /// <summary>
 /// Measures demand per minute over the last hour: requests admitted, distinct users (a HyperLogLog sketch per

@@ -1,4 +1,4 @@
-namespace KeyPool.Core.Routing;
+namespace KeyPool.Core.Keys;
 
 /// <summary>Per-group settings (<c>KeyPool:Keys:Groups:&lt;n&gt;</c>): a declared team and budget overrides.</summary>
 public sealed class GroupSettings

@@ -1,6 +1,6 @@
-using KeyPool.Core.Routing;
+using KeyPool.Core.Fairness;
 
-namespace KeyPool.Core.Fairness;
+namespace KeyPool.Core.Routing;
 
 /// <summary>
 /// Requests waiting for capacity, admitted fairly rather than first come, first served. Budgets free at second

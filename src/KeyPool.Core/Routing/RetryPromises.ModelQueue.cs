@@ -1,6 +1,6 @@
 using KeyPool.Core.Routing;
 
-namespace KeyPool.Core.Capacity;
+namespace KeyPool.Core.Routing;
 
 /// <summary>The ledger's promises per model, in a ring of seconds.</summary>
 public sealed partial class RetryPromises

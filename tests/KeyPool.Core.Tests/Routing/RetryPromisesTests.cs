@@ -5,7 +5,7 @@ using KeyPool.Core.Keys;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Time.Testing;
 
-namespace KeyPool.Core.Tests.Capacity;
+namespace KeyPool.Core.Tests.Routing;
 
 public sealed class RetryPromisesTests
 {

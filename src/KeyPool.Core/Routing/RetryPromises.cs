@@ -1,7 +1,7 @@
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Routing;
 
-namespace KeyPool.Core.Capacity;
+namespace KeyPool.Core.Routing;
 
 /// <summary>
 /// Makes <c>Retry-After</c> a promise. When no key has room, a refused user is told the second at which

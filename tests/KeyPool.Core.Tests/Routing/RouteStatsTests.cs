@@ -1,6 +1,6 @@
-using KeyPool.Core.Capacity;
+using KeyPool.Core.Routing;
 
-namespace KeyPool.Core.Tests.Capacity;
+namespace KeyPool.Core.Tests.Routing;
 
 public sealed class RouteStatsTests
 {

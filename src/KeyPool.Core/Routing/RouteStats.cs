@@ -1,4 +1,4 @@
-namespace KeyPool.Core.Capacity;
+namespace KeyPool.Core.Routing;
 
 /// <summary>
 /// How requests fared over the last minutes, in one-second buckets: admitted to the user's own key,
