@@ -90,15 +90,8 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
 
     private async Task StreamAsync(Exchange exchange, KeyAccount account, ChatReply reply, bool includeUsage)
     {
-        var chunks = ReplyText.Split(reply.Content, Math.Max(1, state.Options.StreamChunks));
-        var resetAfter = state.Faults.ResetMidStreamAfterChunks is { } n && n <= chunks.Length ? n : (int?)null;
-        var truncateAfter = resetAfter is null && state.Faults.TruncateStreamAfterChunks is { } t && t <= chunks.Length ? t : (int?)null;
-        exchange.Record(StatusCodes.Status200OK, resetAfter is not null ? "reset_mid_stream" : truncateAfter is not null ? "truncated" : null);
-
+        var (chunks, resetAfter, truncateAfter) = StreamPlan.Begin(state, exchange, reply.Content);
         var response = exchange.Http.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
         var ct = exchange.Aborted;
         var chunkDelay = state.Faults.ChunkDelay;
         using var events = new ServerSentEvents(response.BodyWriter);

@@ -15,15 +15,8 @@ internal sealed class ResponseStreamWriter(EmulatorState state, Exchange exchang
 {
     public async Task StreamAsync(ResponseReply reply, Func<byte[]> complete)
     {
-        var chunks = ReplyText.Split(reply.Text, Math.Max(1, state.Options.StreamChunks));
-        var resetAfter = state.Faults.ResetMidStreamAfterChunks is { } n && n <= chunks.Length ? n : (int?)null;
-        var truncateAfter = resetAfter is null && state.Faults.TruncateStreamAfterChunks is { } t && t <= chunks.Length ? t : (int?)null;
-        exchange.Record(StatusCodes.Status200OK, resetAfter is not null ? "reset_mid_stream" : truncateAfter is not null ? "truncated" : null);
-
+        var (chunks, resetAfter, truncateAfter) = StreamPlan.Begin(state, exchange, reply.Text);
         var response = exchange.Http.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
         var ct = exchange.Aborted;
         var chunkDelay = state.Faults.ChunkDelay;
         using var sse = new ServerSentEvents(response.BodyWriter);
