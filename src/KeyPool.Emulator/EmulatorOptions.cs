@@ -17,6 +17,12 @@ public sealed class EmulatorOptions
     /// <summary>Model ids listed by <c>GET /v1/models</c>. Any model is accepted unless <see cref="RejectUnknownModels"/>.</summary>
     public IList<string> Models { get; } = new List<string>(DefaultModels);
 
+    /// <summary>
+    /// Models whose answers carry no <c>cost_in_usd_ticks</c>, like a provider that does not say what a request cost
+    /// (the gateway then estimates it from its price table). Default none.
+    /// </summary>
+    public ISet<string> ModelsWithoutCost { get; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>When true, a model not in <see cref="Models"/> is answered with xAI's 404. Default false.</summary>
     public bool RejectUnknownModels { get; set; }
 

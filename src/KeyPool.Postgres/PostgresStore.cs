@@ -151,6 +151,10 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserUsageStore, IU
         _userUsage.TopAsync(day, by, count, cancellationToken);
 
     /// <inheritdoc />
+    public Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken) =>
+        _userUsage.DayCostAsync(day, cancellationToken);
+
+    /// <inheritdoc />
     /// <remarks>Heaviest (most tokens) first.</remarks>
     public IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken) =>
         _userUsage.ExportDayAsync(day, cancellationToken);

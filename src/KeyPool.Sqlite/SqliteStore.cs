@@ -122,6 +122,10 @@ public sealed class SqliteStore : IUserStore, IUsageStore, IUserUsageStore, IUse
         SqliteErrors.GuardAsync(() => _userUsage.TopAsync(day, by, count, cancellationToken));
 
     /// <inheritdoc />
+    public Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken) =>
+        SqliteErrors.GuardAsync(() => _userUsage.DayCostAsync(day, cancellationToken));
+
+    /// <inheritdoc />
     /// <remarks>Heaviest (most tokens) first.</remarks>
     public IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken) =>
         _userUsage.ExportDayAsync(day, cancellationToken);

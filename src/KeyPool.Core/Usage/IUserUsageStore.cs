@@ -51,6 +51,9 @@ public interface IUserUsageStore
     /// <summary>The <paramref name="count"/> heaviest users of <paramref name="day"/>, heaviest first.</summary>
     Task<IReadOnlyList<UserDayUsage>> TopAsync(DateOnly day, UserUsageOrder by, int count, CancellationToken cancellationToken);
 
+    /// <summary>The cost in USD ticks of every user's usage on <paramref name="day"/>: the pool's stored spend of that day.</summary>
+    Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken);
+
     /// <summary>Every row of <paramref name="day"/>, streamed (millions of users must not be held in memory).</summary>
     IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken);
 }

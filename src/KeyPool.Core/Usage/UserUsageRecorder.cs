@@ -10,7 +10,7 @@ namespace KeyPool.Core.Usage;
 /// <see cref="MaxPendingRows"/> rows, beyond which a new user's usage is counted in <see cref="DroppedRequests"/>
 /// instead of held (users already pending keep being counted).
 /// </summary>
-public sealed class UserUsageRecorder
+public sealed partial class UserUsageRecorder
 {
     /// <summary>The default cap on pending (user, day) rows: a day of a 30-key pool (≈ 900,000 users) held through an outage.</summary>
     public const int DefaultMaxPendingRows = 2_000_000;

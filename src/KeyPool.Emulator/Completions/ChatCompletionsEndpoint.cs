@@ -47,7 +47,7 @@ internal sealed class ChatCompletionsEndpoint(EmulatorState state, InferenceGate
             state.TimeProvider.GetUtcNow().ToUnixTimeSeconds(),
             request.Model,
             ReplyText.Create(ReplyText.Fingerprint(request.Messages), completion),
-            new TokenUsage(prompt, cached, completion, reasoning));
+            new TokenUsage(prompt, cached, completion, reasoning, options.ModelsWithoutCost.Contains(request.Model)));
         if (request.Deferred)
         {
             // Billed and counted now; the answer (and its usage) is handed out by one later poll.

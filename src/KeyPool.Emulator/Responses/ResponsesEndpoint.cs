@@ -63,7 +63,7 @@ internal sealed class ResponsesEndpoint(EmulatorState state, InferenceGate gate)
             state.TimeProvider.GetUtcNow().ToUnixTimeSeconds(),
             request,
             text,
-            new TokenUsage(prompt, cached, completion, reasoning));
+            new TokenUsage(prompt, cached, completion, reasoning, options.ModelsWithoutCost.Contains(request.Model)));
 
         await state.DelayAsync(options.Latency + state.Faults.FirstByteDelay, exchange.Aborted);
         exchange.Usage = reply.Usage;

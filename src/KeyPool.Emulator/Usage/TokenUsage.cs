@@ -4,9 +4,9 @@ namespace KeyPool.Emulator.Usage;
 
 /// <summary>
 /// Token counts of one reply. As on xAI, reasoning tokens come on top of completion tokens
-/// and cached tokens are part of prompt tokens.
+/// and cached tokens are part of prompt tokens. <paramref name="Costless"/>: the answer states no cost (billed 0 here).
 /// </summary>
-internal readonly record struct TokenUsage(int Prompt, int Cached, int Completion, int Reasoning)
+internal readonly record struct TokenUsage(int Prompt, int Cached, int Completion, int Reasoning, bool Costless = false)
 {
     // 1 USD = 10^10 ticks; per-token prices in the range of xAI's fast models.
     private const long TicksPerPromptToken = 2_000;
@@ -15,7 +15,7 @@ internal readonly record struct TokenUsage(int Prompt, int Cached, int Completio
 
     public int Total => Prompt + Completion + Reasoning;
 
-    public long CostInUsdTicks =>
+    public long CostInUsdTicks => Costless ? 0 :
         (Prompt - Cached) * TicksPerPromptToken + Cached * TicksPerCachedToken + (Completion + Reasoning) * TicksPerOutputToken;
 
     public ServedUsage ToServed() => new(Prompt, Cached, Completion, Reasoning, Total, CostInUsdTicks);
@@ -40,7 +40,7 @@ internal readonly record struct TokenUsage(int Prompt, int Cached, int Completio
         json.WriteNumber("rejected_prediction_tokens", 0);
         json.WriteEndObject();
         json.WriteNumber("num_sources_used", 0);
-        json.WriteNumber("cost_in_usd_ticks", CostInUsdTicks);
+        WriteCost(json);
         json.WriteEndObject();
     }
 
@@ -58,7 +58,15 @@ internal readonly record struct TokenUsage(int Prompt, int Cached, int Completio
         json.WriteEndObject();
         json.WriteNumber("total_tokens", Total);
         json.WriteNumber("num_sources_used", 0);
-        json.WriteNumber("cost_in_usd_ticks", CostInUsdTicks);
+        WriteCost(json);
         json.WriteEndObject();
+    }
+
+    private void WriteCost(Utf8JsonWriter json)
+    {
+        if (!Costless)
+        {
+            json.WriteNumber("cost_in_usd_ticks", CostInUsdTicks);
+        }
     }
 }

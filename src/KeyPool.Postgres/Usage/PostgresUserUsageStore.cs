@@ -89,6 +89,16 @@ internal sealed class PostgresUserUsageStore(PostgresDatabase database)
         }, cancellationToken);
     }
 
+    public Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken) =>
+        database.RunAsync(async ct =>
+        {
+            await using var connection = await database.OpenAsync(ct).ConfigureAwait(false);
+            // The (day, cost_ticks, user_id) index covers the sum; sum(bigint) is numeric, hence the cast back.
+            await using var command = new NpgsqlCommand("SELECT COALESCE(sum(cost_ticks), 0)::bigint FROM user_usage_daily WHERE day = $1;", connection);
+            command.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = day });
+            return (long)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }, cancellationToken);
+
     public async IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await database.RunAsync(ct => database.OpenAsync(ct).AsTask(), cancellationToken).ConfigureAwait(false);

@@ -113,6 +113,16 @@ internal sealed class SqliteUserUsageStore(SqliteConnectionFactory connections, 
         return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = connection.CreateCommand();
+        // The (day, cost_ticks) index covers the sum: one range of the index, not the table.
+        command.CommandText = "SELECT COALESCE(SUM(cost_ticks), 0) FROM user_usage_daily INDEXED BY user_usage_daily_by_cost WHERE day = $day;";
+        command.Parameters.AddWithValue("$day", FormatDay(day));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
     public async IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken).ConfigureAwait(false);

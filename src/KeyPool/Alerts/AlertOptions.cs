@@ -23,6 +23,9 @@ public sealed class AlertOptions
     /// <summary>Alert when the day's upstream cost (UTC day, USD) passes this. Default off.</summary>
     public decimal? DailyCostAbove { get; set; }
 
+    /// <summary>How often the day's cost is read from the store (a sum over the day's usage rows) while <see cref="DailyCostAbove"/> is set. Default 30 s.</summary>
+    public TimeSpan CostCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>An upstream 429 alert resolves after this long without another. Default 5 min.</summary>
     public TimeSpan UpstreamRateLimitQuiet { get; set; } = TimeSpan.FromMinutes(5);
 

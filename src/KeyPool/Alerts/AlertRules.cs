@@ -9,6 +9,9 @@ namespace KeyPool.Alerts;
 /// </summary>
 internal sealed class AlertRules(AlertOptions options)
 {
+    // Cents as usual; small sums (a test pool, a cheap model's first hour) keep their first significant digits.
+    private const string UsdFormat = "0.00######";
+
     private readonly Dictionary<int, DateTimeOffset> _coolingSince = [];
     private readonly Dictionary<int, (long Count, DateTimeOffset At)> _rateLimited = [];
     private bool _first = true;
@@ -74,7 +77,7 @@ internal sealed class AlertRules(AlertOptions options)
         if (options.DailyCostAbove is { } ceiling && facts.CostToday is { } cost && cost > ceiling)
         {
             holding.Add(new AlertCondition(AlertKinds.DailyCost, null,
-                $"today's upstream cost is {cost.ToString("0.00", CultureInfo.InvariantCulture)} USD (alert above {ceiling.ToString("0.00", CultureInfo.InvariantCulture)} USD)"));
+                $"today's upstream cost is {cost.ToString(UsdFormat, CultureInfo.InvariantCulture)} USD (alert above {ceiling.ToString(UsdFormat, CultureInfo.InvariantCulture)} USD)"));
         }
         return holding;
     }

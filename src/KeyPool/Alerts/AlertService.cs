@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Alerts;
 
 /// <summary>
-/// Each second, reads the gateway's state (keys, shared state, store, headroom, upstream 429s, cost), judges the
+/// Each second, reads the gateway's state (keys, shared state, store, headroom, upstream 429s, the day's cost), judges the
 /// conditions and hands what began or ended to the webhooks. In a cluster each message is sent by the one instance
 /// that takes its lease (<see cref="IAlertLease"/>). Requests are never involved: the request path only changes state.
 /// </summary>
@@ -21,6 +21,7 @@ internal sealed class AlertService(
     ClusterHealth cluster,
     PoolTotals totals,
     AlertDelivery delivery,
+    DayCostReader dayCost,
     IAlertLease lease,
     InstanceName instance,
     IOptions<AlertOptions> options,
@@ -44,7 +45,8 @@ internal sealed class AlertService(
     public async Task<IReadOnlyList<AlertMessage>> CheckAsync(CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
-        var messages = _book.Update(_rules.Evaluate(ReadFacts(), now), now, instance.Value);
+        var costToday = await dayCost.ReadAsync(cancellationToken);
+        var messages = _book.Update(_rules.Evaluate(ReadFacts(costToday), now), now, instance.Value);
         foreach (var message in messages)
         {
             // Firing and resolved of one condition are leased apart, for one repeat interval: one instance speaks each.
@@ -56,7 +58,7 @@ internal sealed class AlertService(
         return messages;
     }
 
-    private AlertFacts ReadFacts()
+    private AlertFacts ReadFacts(decimal? costToday)
     {
         var pool = router.Pool;
         var second = router.Second;
@@ -65,6 +67,6 @@ internal sealed class AlertService(
             .ToArray();
         var rateLimited = keys.ToDictionary(k => k.Group, k => usage.Totals(k.Group).Errors429);
         var headroom = options.Value.HeadroomBelow is null ? null : MeasuredCapacity.Of(router.Demand, pool, second).Headroom;
-        return new AlertFacts(keys, rateLimited, cluster.DegradedReason, totals.StaleSince, headroom, CostToday: null);
+        return new AlertFacts(keys, rateLimited, cluster.DegradedReason, totals.StaleSince, headroom, costToday);
     }
 }

@@ -18,6 +18,7 @@ internal static class AlertServices
         {
             services.AddSingleton<IAlertLease, LocalAlertLease>();
         }
+        services.AddSingleton<DayCostReader>();
         services.AddSingleton<AlertService>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertService>());
         return services;

@@ -141,6 +141,21 @@ public sealed class UserUsageRecorderTests
     }
 
     [Fact]
+    public async Task ReadDayCostAsync_StoredPlusPendingOfThatDay_EveryUser_AndAFlushChangesNothing()
+    {
+        var recorder = new UserUsageRecorder(_time);
+        var store = new MemoryUserUsageStore();
+        await store.AddAsync([new UserDayUsage("u1", Day, 1, 1, 0, 0, 0, 1, 1_000), new UserDayUsage("u9", Day.AddDays(-1), 1, 1, 0, 0, 0, 1, 50_000)], CancellationToken.None);
+        recorder.Record("u1", new UsageSample(1, 200, 5, 0, 0, 0, 5, CostTicks: 200));
+        recorder.Record("u2", new UsageSample(2, 200, 5, 0, 0, 0, 5, CostTicks: 30, CostEstimated: true));
+
+        Assert.Equal(1_230, await recorder.ReadDayCostAsync(store, Day, CancellationToken.None));
+        await recorder.FlushAsync(store, CancellationToken.None);
+        Assert.Equal(1_230, await recorder.ReadDayCostAsync(store, Day, CancellationToken.None));
+        Assert.Equal(50_000, await recorder.ReadDayCostAsync(store, Day.AddDays(-1), CancellationToken.None));
+    }
+
+    [Fact]
     public void Counters_TokensWithoutARequest_StillPending()
     {
         var counters = new UserUsageCounters();
@@ -208,6 +223,9 @@ public sealed class UserUsageRecorderTests
 
         public Task<IReadOnlyList<UserDayUsage>> TopAsync(DateOnly day, UserUsageOrder by, int count, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
+
+        public Task<long> DayCostAsync(DateOnly day, CancellationToken cancellationToken) =>
+            Down ? throw new InvalidOperationException("store down") : Task.FromResult(Rows.Values.Where(r => r.Day == day).Sum(r => r.CostTicks));
 
         public IAsyncEnumerable<UserDayUsage> ExportDayAsync(DateOnly day, CancellationToken cancellationToken) =>
             throw new NotSupportedException();

@@ -109,6 +109,24 @@ public abstract class UserUsageStoreContract
     }
 
     [Fact]
+    public async Task DayCostAsync_SumsEveryUsersCostOfThatDayOnly_ZeroForAnEmptyDay()
+    {
+        var store = await CreateStoreAsync();
+        await store.AddAsync(
+        [
+            new UserDayUsage("a", Day, 1, 1, 1, 1, 1, 1, 7_000_000_000_000, 0),
+            new UserDayUsage("b", Day, 1, 1, 1, 1, 1, 1, 25, 25),
+            new UserDayUsage("a", Day.AddDays(-1), 1, 1, 1, 1, 1, 1, 99_999, 0),
+            new UserDayUsage("c", Day.AddDays(1), 1, 1, 1, 1, 1, 1, 5, 0),
+        ], None);
+        await store.AddAsync([new UserDayUsage("b", Day, 1, 1, 1, 1, 1, 1, 100, 0)], None);
+
+        Assert.Equal(7_000_000_000_125, await store.DayCostAsync(Day, None));
+        Assert.Equal(99_999, await store.DayCostAsync(Day.AddDays(-1), None));
+        Assert.Equal(0, await store.DayCostAsync(Day.AddDays(-2), None));
+    }
+
+    [Fact]
     public async Task ExportDayAsync_EveryRowOfTheDay_AnyId()
     {
         var store = await CreateStoreAsync();

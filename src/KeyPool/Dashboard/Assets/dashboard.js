@@ -10,6 +10,10 @@
   const SERIES_SHOWN = 8; // more lines than this are unreadable; the rest are summed as "others"
   const numbers = new Intl.NumberFormat('en-US');
   const compactNumbers = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+  // Dollars to the cent from $1 up; below, to 10^-8 USD (single requests cost fractions of a cent).
+  const dollars = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const cents = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 8 });
+  const ESTIMATED_TITLE = 'Part of this cost is estimated from the price table (KeyPool:Models:Prices): the upstream did not say what it cost.';
 
   const $ = (id) => document.getElementById(id);
   let timer = 0;
@@ -98,10 +102,10 @@
     $('history-chart').replaceChildren();
     $('history-legend').replaceChildren();
     $('users-chart').replaceChildren();
-    for (const id of ['keys-detected', 'health-status', 'capacity-daily', 'total-requests']) {
+    for (const id of ['keys-detected', 'health-status', 'capacity-daily', 'total-requests', 'total-cost']) {
       $(id).textContent = '–';
     }
-    for (const id of ['keys-usable', 'health-message', 'capacity-detail', 'total-detail', 'last-updated', 'refresh-error']) {
+    for (const id of ['keys-usable', 'health-message', 'capacity-detail', 'total-detail', 'cost-detail', 'last-updated', 'refresh-error']) {
       $(id).textContent = '';
     }
   }
@@ -208,6 +212,7 @@
     $('total-detail').textContent = `${format(tokens)} tokens · ${freshness}`;
 
     renderMeasured(health.measured, health.pool || {});
+    renderCost((health.pool || {}).cost);
 
     const notes = [];
     const pool = health.pool || {};
@@ -235,12 +240,24 @@
       $('measured-users').textContent = '–';
       $('measured-detail').textContent = measured ? measured.note : '';
     }
-    const percent = (ratio) => (ratio === null || ratio === undefined ? '–' : `${(ratio * 100).toFixed(1)}%`);
     $('quality-sticky').textContent = `${percent(pool.sticky_ratio)} sticky`;
     const quality = pool.quality || {};
     $('quality-detail').textContent =
       `goodput ${percent(pool.goodput_ratio)} · ${format(quality.admitted ?? 0)} served · ${format(quality.refused ?? 0)} refused` +
       (quality.promisedRetries ? ` · ${format(quality.promisedRetries)} retries promised` : '');
+  }
+
+  // The pool's money: what the upstream billed (or the price table estimated), the cache's share, what stickiness saved.
+  function renderCost(cost) {
+    if (!cost) {
+      $('total-cost').textContent = '–';
+      $('cost-detail').textContent = '';
+      return;
+    }
+    $('total-cost').replaceChildren(money(cost.cost_usd, cost.estimated));
+    $('cost-detail').textContent =
+      `${percent(cost.cached_share)} of prompt tokens from cache · stickiness saved ${usd(cost.saved_usd)}` +
+      (cost.estimated ? ` · ${usd(cost.estimated_cost_usd)} estimated` : '');
   }
 
   const COLUMNS = [
@@ -250,6 +267,9 @@
     ['Users', 'user_count', (s) => text(format(s.user_count)), 'num'],
     ['Requests', 'total_requests', (s) => text(format(s.total_requests)), 'num'],
     ['Tokens', 'total_tokens', (s) => text(format(s.total_tokens)), 'num'],
+    ['Cost', 'cost_usd', (s) => (s.cost ? money(s.cost.cost_usd, s.cost.estimated) : text('–')), 'num'],
+    ['Cached', 'cached_share', (s) => text(s.cost ? percent(s.cost.cached_share) : '–'), 'num'],
+    ['Saved', 'saved_usd', (s) => text(s.cost ? usd(s.cost.saved_usd) : '–'), 'num'],
     ['Load', 'load_percent', (s) => text(`${(s.load_percent ?? 0).toFixed(1)}%`), 'num'],
     ['RPM used / limit', 'rpm', (s) => meter(s.rpm_used, s.rpm_limit), 'budget'],
     ['TPM used / limit', 'tpm', (s) => meter(s.tpm_used, s.tpm_limit, compact), 'budget'],
@@ -520,6 +540,8 @@
       showTokens('usage-today', usage.today);
       showTokens('usage-30d', usage.last30Days);
       renderUsageChart(usage.days || []);
+      $('cost-today').replaceChildren(money(usage.today.costUsd, usage.today.costEstimated));
+      $('cost-30d').replaceChildren(text('last 30 days '), money(usage.last30Days.costUsd, usage.last30Days.costEstimated));
     } else {
       // null while the gateway's store is unavailable (or from a gateway without usage per user): unknown, not zero.
       $('user-note').textContent = 'Usage is unavailable right now (the store may be down).';
@@ -527,6 +549,8 @@
         $(id).textContent = '–';
         $(`${id}-detail`).textContent = '';
       }
+      $('cost-today').textContent = '–';
+      $('cost-30d').textContent = '';
       renderUsageChart([]);
     }
   }
@@ -741,6 +765,7 @@
           ['Prompt', text(format(u.promptTokens)), 'num'],
           ['Completion', text(format(u.completionTokens)), 'num'],
           ['Tokens', text(format(u.totalTokens)), 'num'],
+          ['Cost', money(u.costUsd, u.costEstimated), 'num'],
         ];
         for (const [label, content, kind] of cells) {
           const td = document.createElement('td');
@@ -776,6 +801,30 @@
 
   function format(value) {
     return typeof value === 'number' && Number.isFinite(value) ? numbers.format(value) : '–';
+  }
+
+  function usd(value) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return '–';
+    return (Math.abs(value) >= 1 ? dollars : cents).format(value);
+  }
+
+  // An amount in USD, marked when part of it is the price table's estimate rather than the upstream's bill.
+  function money(value, estimated) {
+    const span = document.createElement('span');
+    span.className = 'money';
+    span.textContent = usd(value);
+    if (estimated) {
+      const mark = document.createElement('span');
+      mark.className = 'estimated';
+      mark.textContent = 'estimated';
+      mark.title = ESTIMATED_TITLE;
+      span.append(' ', mark);
+    }
+    return span;
+  }
+
+  function percent(ratio) {
+    return typeof ratio === 'number' && Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)}%` : '–';
   }
 
   function compact(value) {
