@@ -95,7 +95,8 @@ internal static class GatewayServices
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
                 keys.Groups,
                 time,
-                sp.GetService<SharedBudgets>());
+                sp.GetService<SharedBudgets>(),
+                sp.GetRequiredService<ModelCatalog>());
         });
         services.AddKeyPoolCluster(configuration);
         services.AddSingleton<UpstreamKeyCheck>();
