@@ -1,21 +1,18 @@
-using System.Collections.Concurrent;
+using KeyPool.Core.Tables;
 
 namespace KeyPool.Core.Callers;
 
 /// <summary>
 /// Active gateway keys by the hash of their secret, so a steady caller is authenticated from
-/// memory. Bounded like the user cache (two generations, the old one dropped whole when the young
-/// one fills) and with a time to live, so a key revoked by another instance stops working here
-/// within that time; a key revoked on this instance is removed at once.
+/// memory. Bounded like the user cache (the least recently used keys leave first) and with a time
+/// to live, so a key revoked by another instance stops working here within that time; a key
+/// revoked on this instance is removed at once.
 /// </summary>
 public sealed class GatewayKeyCache
 {
-    private readonly int _generationSize;
+    private readonly BoundedTable<GatewayKeyHash, Entry> _keys;
     private readonly long _timeToLiveTicks;
     private readonly TimeProvider _time;
-    private readonly Lock _rotateLock = new();
-    private ConcurrentDictionary<GatewayKeyHash, Entry> _young;
-    private ConcurrentDictionary<GatewayKeyHash, Entry> _old;
     private long _removals;
 
     /// <summary>Creates a cache of up to <paramref name="capacity"/> keys (at least 2), each trusted for <paramref name="timeToLive"/>.</summary>
@@ -24,11 +21,9 @@ public sealed class GatewayKeyCache
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(time);
-        _generationSize = capacity / 2;
         _time = time;
         _timeToLiveTicks = (long)(timeToLive.TotalSeconds * time.TimestampFrequency);
-        _young = NewGeneration();
-        _old = NewGeneration();
+        _keys = new BoundedTable<GatewayKeyHash, Entry>(capacity, time);
     }
 
     /// <summary>
@@ -37,25 +32,20 @@ public sealed class GatewayKeyCache
     /// </summary>
     public long Version => Volatile.Read(ref _removals);
 
-    /// <summary>Keys currently held (a promoted key may be counted twice briefly).</summary>
-    public int Count => _young.Count + _old.Count;
+    /// <summary>Keys currently held.</summary>
+    public int Count => _keys.Count;
 
     /// <summary>The active key with this hash, when held and not expired; never allocates.</summary>
     public bool TryGet(GatewayKeyHash hash, out GatewayKey key)
     {
-        var now = _time.GetTimestamp();
-        if (_young.TryGetValue(hash, out var entry) || _old.TryGetValue(hash, out entry))
+        if (_keys.TryGet(hash, out var entry))
         {
-            if (now - entry.CachedAt < _timeToLiveTicks && entry.Hash.FixedTimeEquals(hash))
+            if (_time.GetTimestamp() - entry.CachedAt < _timeToLiveTicks && entry.Hash.FixedTimeEquals(hash))
             {
-                if (!_young.ContainsKey(hash))
-                {
-                    Promote(hash, entry);
-                }
                 key = entry.Key;
                 return true;
             }
-            Drop(hash); // expired: read the store again, which also sees revocations made elsewhere
+            _keys.Remove(hash, entry); // expired: read the store again, which also sees revocations made elsewhere
         }
         key = null!;
         return false;
@@ -72,12 +62,12 @@ public sealed class GatewayKeyCache
         {
             return;
         }
-        Promote(hash, new Entry(hash, key, _time.GetTimestamp()));
+        _keys.Set(hash, new Entry(hash, key, _time.GetTimestamp()));
         // Checked after the insert: Remove bumps the version before it removes, so either it sees
         // this entry or this check sees its version.
         if (Version != versionBeforeRead)
         {
-            Drop(hash);
+            _keys.Remove(hash);
         }
     }
 
@@ -85,45 +75,15 @@ public sealed class GatewayKeyCache
     public void Remove(GatewayKeyHash hash)
     {
         Interlocked.Increment(ref _removals);
-        Drop(hash);
+        _keys.Remove(hash);
     }
 
     /// <summary>Forgets every key (revocations elsewhere may have been missed), so each is read from the store again.</summary>
     public void Clear()
     {
         Interlocked.Increment(ref _removals);
-        lock (_rotateLock)
-        {
-            _young = NewGeneration();
-            _old = NewGeneration();
-        }
+        _keys.Clear();
     }
-
-    private void Drop(GatewayKeyHash hash)
-    {
-        _young.TryRemove(hash, out _);
-        _old.TryRemove(hash, out _);
-    }
-
-    private void Promote(GatewayKeyHash hash, Entry entry)
-    {
-        var young = _young;
-        young[hash] = entry;
-        if (young.Count >= _generationSize)
-        {
-            lock (_rotateLock)
-            {
-                if (ReferenceEquals(_young, young))
-                {
-                    _old = young;
-                    _young = NewGeneration();
-                }
-            }
-        }
-    }
-
-    private ConcurrentDictionary<GatewayKeyHash, Entry> NewGeneration() =>
-        new(Environment.ProcessorCount, Math.Min(_generationSize, 1 << 12));
 
     private sealed record Entry(GatewayKeyHash Hash, GatewayKey Key, long CachedAt);
 }

@@ -41,12 +41,12 @@ public readonly record struct UserLimitDecision(UserReservation Reservation, Use
 public readonly struct UserReservation
 {
     private readonly UserLimiter? _limiter;
-    private readonly UserLimiter.Counter? _counter;
+    private readonly UserCounter? _counter;
     private readonly long _tokens;
     private readonly long _tokenLimit;
     private readonly int _day;
 
-    internal UserReservation(UserLimiter limiter, UserLimiter.Counter counter, long tokens, long tokenLimit, int day)
+    internal UserReservation(UserLimiter limiter, UserCounter counter, long tokens, long tokenLimit, int day)
     {
         _limiter = limiter;
         _counter = counter;

@@ -3,6 +3,7 @@ using KeyPool.Core.Cluster;
 using KeyPool.Core.Fairness;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Models;
 
 namespace KeyPool.Core.Routing;
 
@@ -11,16 +12,15 @@ namespace KeyPool.Core.Routing;
 /// configured policy picks a key and reserves its budget; when no key has budget the request waits
 /// (bounded in time and in number of waiters) for the next second's capacity, which goes to the waiting
 /// users with least recent usage first (<see cref="Fairness.FairShare"/>). The
-/// <see cref="PoolSnapshot"/> is replaced whole when keys or teams change; a request takes it once
-/// and uses it throughout (user assignment, routing, scrubbing secrets).
+/// <see cref="PoolSnapshot"/> (the immutable pool model) is replaced whole when keys or teams change; it points at
+/// the long-lived <see cref="PoolState"/>. A request takes the model once and uses it throughout (user assignment,
+/// routing, scrubbing secrets).
 /// </summary>
 public sealed partial class KeyPoolRouter
 {
     private readonly RoutingOptions _options;
     private readonly BudgetOptions _budgets;
-    private readonly KeyHealthOptions _health;
     private readonly TimeProvider _time;
-    private readonly SharedBudgets? _shared;
     private readonly Lock _loadLock = new();
     private readonly IKeySelectionPolicy _noUser = new MostHeadroomPolicy();
     private volatile PoolSnapshot _pool;
@@ -31,7 +31,8 @@ public sealed partial class KeyPoolRouter
 
     /// <summary>
     /// Creates a router over <paramref name="ring"/>; <paramref name="shared"/> are budgets shared with other
-    /// instances through a ledger, or null (default) when this instance is alone.
+    /// instances through a ledger, or null (default) when this instance is alone; <paramref name="models"/> gives the
+    /// model ids (a catalog of its own when null).
     /// </summary>
     public KeyPoolRouter(
         KeyRing ring,
@@ -41,16 +42,16 @@ public sealed partial class KeyPoolRouter
         KeyHealthOptions health,
         IReadOnlyDictionary<int, GroupSettings> groups,
         TimeProvider time,
-        SharedBudgets? shared = null)
+        SharedBudgets? shared = null,
+        ModelCatalog? models = null)
     {
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _budgets = budgets ?? throw new ArgumentNullException(nameof(budgets));
-        _health = health ?? throw new ArgumentNullException(nameof(health));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _groups = groups ?? throw new ArgumentNullException(nameof(groups));
-        _shared = shared;
-        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, health, time, shared: shared);
+        State = new PoolState(health ?? throw new ArgumentNullException(nameof(health)), time, models, shared);
+        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, State);
         _queue = new FairQueue(this, Fairness, options, time);
     }
 
@@ -59,6 +60,9 @@ public sealed partial class KeyPoolRouter
 
     /// <summary>The pool now.</summary>
     public PoolSnapshot Pool => _pool;
+
+    /// <summary>The state every pool model points at: model ids, key health, team budgets.</summary>
+    public PoolState State { get; }
 
     /// <summary>The last change of keys (for health), or null before any load changed something.</summary>
     public PoolChange? LastChange { get; private set; }
@@ -85,8 +89,9 @@ public sealed partial class KeyPoolRouter
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
 
     /// <summary>
-    /// Replaces the pool (keys added or removed, teams learned from the upstream, new per-group settings),
-    /// keeping the health and spent budgets of what did not change. Requests already admitted keep their key.
+    /// Replaces the pool model (keys added or removed, teams learned from the upstream, new per-group settings). The
+    /// health of keys that stay and the spent budgets of teams that stay are untouched (they live in <see cref="State"/>);
+    /// the state of keys and teams that left is dropped. Requests already admitted keep their key.
     /// </summary>
     /// <param name="ring">The keys from now on.</param>
     /// <param name="discoveredTeams">Teams the upstream reported, by group; merged with those known (a replaced key forgets its team).</param>
@@ -112,8 +117,19 @@ public sealed partial class KeyPoolRouter
             }
             _teams = teams;
             _groups = groups ?? _groups;
-            _pool = PoolSnapshot.Build(ring, _groups, teams, _budgets, _health, _time, current, _shared);
+            var next = PoolSnapshot.Build(ring, _groups, teams, _budgets, State);
+            _pool = next;
+            State.Keys.Retain(ring);
+            State.Budgets.Retain(TeamNames(next));
             return diff;
+        }
+    }
+
+    private static IEnumerable<string> TeamNames(PoolSnapshot pool)
+    {
+        foreach (var team in pool.Teams)
+        {
+            yield return team[0].Team;
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KeyPool.Auth;
 using KeyPool.Core.Capacity;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
@@ -23,6 +24,9 @@ internal static class HealthApi
 
         /// <summary>Capacity at the demand observed (issue 12), beside the planning constants of <c>estimatedCapacity</c>.</summary>
         public MeasuredCapacity? Measured { get; init; }
+
+        /// <summary>Set-up problems this instance noticed while serving (e.g. a proxy it does not believe); empty when none.</summary>
+        [JsonPropertyName("warnings")] public IReadOnlyList<string> Warnings { get; init; } = [];
     }
 
     public sealed record PoolFacts(string Policy, long RejectedRequests, IReadOnlyList<string> SharedTeams, IReadOnlyList<int> MissingGroups, string? LastKeyChange, DateTimeOffset? LastKeyChangeAt)
@@ -103,7 +107,7 @@ internal static class HealthApi
 
     private static async Task<IResult> GetAsync(
         KeyPoolRouter router, UserCounts users, PoolTotals poolTotals, UsageRecorder usage, ProxyGate gate, IOptions<CapacityOptions> capacity, ClusterHealth cluster,
-        CancellationToken cancellationToken, long? targetUsers = null)
+        ForwardedHeadersCheck forwarded, CancellationToken cancellationToken, long? targetUsers = null)
     {
         var pool = router.Pool;
         var reports = PoolReport.Keys(pool, router.Second);
@@ -161,6 +165,6 @@ internal static class HealthApi
         };
         var instance = new InstanceFacts(gate.InFlight, reports.Sum(r => usage.Totals(r.Group).Requests), cluster.Instances);
         var measured = MeasuredCapacity.Of(router.Demand, pool, router.Second, targetUsers is > 0 ? targetUsers : null);
-        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured, Instance = instance });
+        return TypedResults.Ok(new HealthResponse(true, health, stats, facts) { Measured = measured, Instance = instance, Warnings = forwarded.Warning is { } warning ? [warning] : [] });
     }
 }

@@ -23,4 +23,7 @@ internal static partial class AuthLog
 
     [LoggerMessage(606, LogLevel.Information, "Callers may authenticate with: {Methods}")]
     public static partial void CallerMethods(ILogger logger, string methods);
+
+    [LoggerMessage(607, LogLevel.Warning, "{Warning}")]
+    public static partial void UntrustedProxy(ILogger logger, string warning);
 }

@@ -19,6 +19,7 @@ internal static class CallerServices
         services.AddSingleton<JwksKeySource>();
         services.AddSingleton<JwtAuthenticator>();
         services.AddSingleton<CallerAuthenticator>();
+        services.AddSingleton<ForwardedHeadersCheck>();
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Auth.AdminThrottle;

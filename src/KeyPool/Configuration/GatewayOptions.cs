@@ -197,6 +197,9 @@ public sealed class ForwardedHeadersSettings
     /// forwarded client address. Empty (default): the header is ignored and the connection's address counts.
     /// </summary>
     public List<string> KnownProxies { get; set; } = [];
+
+    /// <summary>Networks (CIDR, e.g. <c>10.0.0.0/16</c>) whose proxies are believed too: for balancers whose address changes.</summary>
+    public List<string> KnownNetworks { get; set; } = [];
 }
 
 /// <summary>Stopping (<c>KeyPool:Shutdown</c>).</summary>

@@ -30,7 +30,10 @@ internal sealed class OptionsValidation :
     ]);
 
     public ValidateOptionsResult Validate(string? name, ForwardedHeadersSettings options) => Result(
-        options.KnownProxies.Select(p => (!System.Net.IPAddress.TryParse(p, out _), $"KeyPool:ForwardedHeaders:KnownProxies: '{p}' is not an IP address.")).ToArray());
+    [
+        .. options.KnownProxies.Select(p => (!System.Net.IPAddress.TryParse(p, out _), $"KeyPool:ForwardedHeaders:KnownProxies: '{p}' is not an IP address.")),
+        .. options.KnownNetworks.Select(n => (!System.Net.IPNetwork.TryParse(n, out _), $"KeyPool:ForwardedHeaders:KnownNetworks: '{n}' is not a network such as 10.0.0.0/16.")),
+    ]);
 
     public ValidateOptionsResult Validate(string? name, KeyHealthOptions options) => Result(
         (options.BreakerFailures < 1, $"KeyPool:Health:BreakerFailures must be at least 1, not {options.BreakerFailures}."),

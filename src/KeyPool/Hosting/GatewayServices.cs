@@ -95,7 +95,8 @@ internal static class GatewayServices
                 sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value,
                 keys.Groups,
                 time,
-                sp.GetService<SharedBudgets>());
+                sp.GetService<SharedBudgets>(),
+                sp.GetRequiredService<ModelCatalog>());
         });
         services.AddKeyPoolCluster(configuration);
         services.AddSingleton<UpstreamKeyCheck>();
@@ -159,22 +160,27 @@ internal static class GatewayServices
     }
 
     /// <summary>
-    /// Believes <c>X-Forwarded-For</c> only from the proxies named in <c>KeyPool:ForwardedHeaders:KnownProxies</c>
+    /// Believes <c>X-Forwarded-For</c> only from the proxies named in <c>KeyPool:ForwardedHeaders:KnownProxies</c> or <c>KnownNetworks</c>
     /// (never by default, not even from loopback): a caller could otherwise pick the address it is throttled by.
     /// </summary>
     private static void UseKnownProxies(this WebApplication app)
     {
-        var proxies = app.Configuration.GetSection(ForwardedHeadersSettings.Section).Get<ForwardedHeadersSettings>()?.KnownProxies ?? [];
-        if (proxies.Count == 0)
+        var known = app.Services.GetRequiredService<ForwardedHeadersCheck>();
+        app.Use(known.InvokeAsync); // sees the peer's own address, before the middleware below replaces it
+        if (known.Proxies.Count == 0 && known.Networks.Count == 0)
         {
             return;
         }
         var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = 1 };
         options.KnownIPNetworks.Clear();
         options.KnownProxies.Clear();
-        foreach (var proxy in proxies)
+        foreach (var proxy in known.Proxies)
         {
-            options.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            options.KnownProxies.Add(proxy);
+        }
+        foreach (var network in known.Networks)
+        {
+            options.KnownIPNetworks.Add(network);
         }
         app.UseForwardedHeaders(options);
     }

@@ -1,4 +1,5 @@
 using KeyPool.Core.Budgets;
+using KeyPool.Core.Cluster;
 using KeyPool.Core.Health;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
@@ -217,6 +218,55 @@ public sealed class KeyPoolRouterTests
         Assert.Equal(KeyState.Revoked, router.Pool.Find(2)!.Health.State);
         Assert.Equal(1, router.Pool.Find(1)!.SpillsIn);
         Assert.Equal(3, router.TryAdmit(1, model, 1)!.Value.Member.Group); // 1 spent its second; 2 is out
+    }
+
+    [Fact]
+    public void Load_ChangedTeamLimits_KeepTheMinutesSpend()
+    {
+        var router = Router(Ring(1), rpm: 600, burstSeconds: 60);
+        var model = router.Pool.ModelId("m");
+        for (var i = 0; i < 10; i++)
+        {
+            router.TryAdmit(1, model, 1)!.Value.Settle(1);
+        }
+
+        router.Load(Ring(1), groups: new Dictionary<int, GroupSettings> { [1] = new() { RequestsPerMinute = 12 } });
+
+        var member = router.Pool.Find(1)!;
+        Assert.Equal(12, member.Limits.RequestsPerMinute);
+        Assert.Equal((10, 10), router.Pool.Window(member, model).Used(router.Second)); // not reset
+        Assert.NotNull(router.TryAdmit(1, model, 1));
+        Assert.NotNull(router.TryAdmit(1, model, 1));
+        Assert.Null(router.TryAdmit(1, model, 1)); // 12 in the minute, as the new limit says
+    }
+
+    [Fact]
+    public void ChangedTeamLimits_TheSharedBudgetTakesThemToo_AndKeepsItsCounts()
+    {
+        var shared = new SharedBudgets(new InMemoryBudgetLedger(), new ClusterOptions { InstanceId = "a" }, new ClusterHealth(), _time);
+        var budgets = new BudgetRegistry(new Models.ModelCatalog(), _time, shared);
+        var team = budgets.For("t", new BudgetLimits(600, 1_000_000));
+        var lease = team.For(0).Lease!;
+
+        Assert.Same(team, budgets.For("t", new BudgetLimits(12, 1_000_000)));
+
+        Assert.Same(lease, team.For(0).Lease); // the same cluster budget (its counts are the ledger's)
+        Assert.Equal(new BudgetLimits(12, 1_000_000), lease.Limits);
+        Assert.Equal(new BudgetLimits(12, 1_000_000), team.For(0).Window.Limits);
+    }
+
+    [Fact]
+    public void Load_KeyUnderAnotherGroup_KeepsItsHealth_AndARemovedKeyLosesIt()
+    {
+        var router = Router(Ring(1, 2), rpm: 60);
+        router.Pool.Find(2)!.Health.Revoke("revoked");
+
+        router.Load(new KeyRing([new UpstreamKey(1, "xai-test-key-00000001"), new UpstreamKey(5, "xai-test-key-00000002")]), new Dictionary<int, string>());
+        Assert.Equal(KeyState.Revoked, router.Pool.Find(5)!.Health.State); // health belongs to the key, not to its group number
+
+        router.Load(Ring(1), new Dictionary<int, string>());
+        router.Load(Ring(1, 2), new Dictionary<int, string>());
+        Assert.Equal(KeyState.Active, router.Pool.Find(2)!.Health.State); // it left the pool: back as new
     }
 
     [Fact]

@@ -22,8 +22,8 @@ public sealed class ModelTableTests
         var pool = Pool();
         var ids = Enumerable.Range(0, 20_000).Select(i => pool.ModelId($"random-{i}")).ToArray();
 
-        Assert.Equal(PoolSnapshot.MaxModels + 1, ids.Distinct().Count()); // the bound plus the shared overflow
-        Assert.Equal(PoolSnapshot.OverflowModel, pool.ModelName(ids[^1]));
+        Assert.Equal(ModelCatalog.MaxModels + 1, ids.Distinct().Count()); // the bound plus the shared overflow
+        Assert.Equal(ModelCatalog.OverflowModel, pool.ModelName(ids[^1]));
         Assert.Equal(ids[5], pool.ModelId("random-5")); // names within the bound keep their id
     }
 
