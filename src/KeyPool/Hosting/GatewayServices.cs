@@ -121,6 +121,7 @@ internal static class GatewayServices
         services.AddSingleton<ProxyGate>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
+        services.AddSingleton<KeyHealthUpdater>();
         services.AddSingleton(sp => new CallerSlots(sp.GetRequiredService<IOptions<LimitsOptions>>().Value.PerUserConcurrency));
         services.AddSingleton(sp => new BodyMemory(sp.GetRequiredService<IOptions<LimitsOptions>>().Value.MaxBufferedBodyBytes));
         services.AddSingleton<RequestBodies>();
@@ -144,6 +145,7 @@ internal static class GatewayServices
 
     public static WebApplication MapKeyPool(this WebApplication app)
     {
+        app.Use(ConnectionHeader.OnRequestAsync);
         app.UseKnownProxies();
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);
