@@ -19,7 +19,7 @@ namespace KeyPool.Metrics;
 internal sealed class GatewayMetrics : IDisposable
 {
     private static readonly string[] Group = ["group"];
-    private static readonly KeyState[] States = [KeyState.Active, KeyState.Cooling, KeyState.Saturated, KeyState.Revoked, KeyState.Missing];
+    private static readonly KeyState[] States = [KeyState.Active, KeyState.CoolingDown, KeyState.Saturated, KeyState.Revoked, KeyState.Missing]; // one per label: both resting states are "cooling"
 
     private readonly KeyPoolRouter _router;
     private readonly UsageRecorder _usage;
@@ -210,7 +210,7 @@ internal sealed class GatewayMetrics : IDisposable
     {
         foreach (var state in States)
         {
-            _state.WithLabels(group, KeyStateNames.Of(state)).Set(state == current ? 1 : 0);
+            _state.WithLabels(group, KeyStateNames.Of(state)).Set(KeyStateNames.Of(state) == KeyStateNames.Of(current) ? 1 : 0);
         }
     }
 
