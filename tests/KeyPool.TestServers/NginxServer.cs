@@ -14,12 +14,16 @@ public sealed class NginxServer : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly Process _process;
+    private readonly IReadOnlyList<int> _upstreamPorts;
+    private readonly bool[] _down;
 
-    private NginxServer(int port, string directory, Process process)
+    private NginxServer(int port, string directory, Process process, IReadOnlyList<int> upstreamPorts)
     {
         Port = port;
         _directory = directory;
         _process = process;
+        _upstreamPorts = upstreamPorts;
+        _down = new bool[upstreamPorts.Count];
     }
 
     public int Port { get; }
@@ -42,7 +46,7 @@ public sealed class NginxServer : IAsyncDisposable
         }
         var port = FreeTcpPort.Next();
         var configuration = Path.Combine(directory, "nginx.conf");
-        await File.WriteAllTextAsync(configuration, Configuration(port, upstreamPorts, directory));
+        await File.WriteAllTextAsync(configuration, Configuration(port, upstreamPorts, new bool[upstreamPorts.Count], directory));
         var start = new ProcessStartInfo(Binary)
         {
             WorkingDirectory = directory,
@@ -59,7 +63,7 @@ public sealed class NginxServer : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new NginxServer(port, directory, process);
+        var server = new NginxServer(port, directory, process, upstreamPorts);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (DateTime.UtcNow < deadline)
         {
@@ -84,12 +88,67 @@ public sealed class NginxServer : IAsyncDisposable
         throw new TimeoutException($"nginx did not listen on port {port} within 20 s.");
     }
 
-    private static string Configuration(int port, IReadOnlyList<int> upstreamPorts, string directory)
+    /// <summary>
+    /// Takes upstream <paramref name="index"/> out of the rotation (<c>down</c>) or puts it back, as an operator does around
+    /// an instance's restart: rewrites the configuration, reloads (SIGHUP) and waits until the workers of the previous
+    /// configuration have finished their requests and exited, so that no request can reach a server marked down after this.
+    /// </summary>
+    public async Task SetDownAsync(int index, bool down, TimeSpan timeout)
+    {
+        _down[index] = down;
+        var previous = Workers();
+        await File.WriteAllTextAsync(Path.Combine(_directory, "nginx.conf"), Configuration(Port, _upstreamPorts, _down, _directory));
+        await SignalAsync("HUP");
+        var deadline = DateTime.UtcNow + timeout;
+        while (Workers() is var now && (now.Overlaps(previous) || now.Count == 0))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nginx did not finish its reload within {timeout.TotalSeconds} s: {ErrorLog}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>The master's worker processes now (from <c>/proc</c>: processes whose parent is the master).</summary>
+    private HashSet<int> Workers()
+    {
+        var workers = new HashSet<int>();
+        foreach (var stat in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(stat), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                // "pid (comm) state ppid ...": the name may hold spaces, so read after its closing parenthesis.
+                var text = File.ReadAllText(Path.Combine(stat, "stat"));
+                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == _process.Id && fields[0] != "Z")
+                {
+                    workers.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return workers;
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {_process.Id}") ?? throw new InvalidOperationException("kill did not start.");
+        await kill.WaitForExitAsync();
+    }
+
+    private static string Configuration(int port, IReadOnlyList<int> upstreamPorts, IReadOnlyList<bool> down, string directory)
     {
         var servers = new StringBuilder();
-        foreach (var upstream in upstreamPorts)
+        for (var i = 0; i < upstreamPorts.Count; i++)
         {
-            servers.Append(CultureInfo.InvariantCulture, $"        server 127.0.0.1:{upstream} max_fails=1 fail_timeout=2s;\n");
+            servers.Append(CultureInfo.InvariantCulture, $"        server 127.0.0.1:{upstreamPorts[i]} max_fails=1 fail_timeout=2s{(down[i] ? " down" : "")};\n");
         }
         return $$"""
             daemon off;
@@ -132,13 +191,7 @@ public sealed class NginxServer : IAsyncDisposable
         if (!_process.HasExited)
         {
             // SIGQUIT would wait for open connections; SIGTERM stops the master and its worker at once.
-            using (var kill = Process.Start("kill", $"-TERM {_process.Id}"))
-            {
-                if (kill is not null)
-                {
-                    await kill.WaitForExitAsync();
-                }
-            }
+            await SignalAsync("TERM");
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try
             {

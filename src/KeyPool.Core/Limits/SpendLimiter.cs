@@ -80,9 +80,11 @@ public sealed class SpendLimiter
     private readonly int _capacity;
     private readonly TimeProvider _time;
     private readonly Func<string, DateOnly, CancellationToken, Task<(long Day, long Month)>>? _seed;
-    private readonly SemaphoreSlim _seeds = new(8, 8);
+    private const int MaxSeeds = 8;
+    private readonly SemaphoreSlim _seeds = new(MaxSeeds, MaxSeeds);
     private readonly Lock _evictLock = new();
     private long _refused;
+    private long _seedFailures;
 
     /// <summary>Creates a limiter holding at most about <paramref name="capacity"/> counters.</summary>
     /// <param name="capacity">Counters held at most (at least 10).</param>
@@ -101,6 +103,12 @@ public sealed class SpendLimiter
 
     /// <summary>Requests refused so far.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Reads of stored spend under way.</summary>
+    public int SeedsInFlight => MaxSeeds - _seeds.CurrentCount;
+
+    /// <summary>Reads of stored spend that failed (the user was counted from memory).</summary>
+    public long SeedFailures => Interlocked.Read(ref _seedFailures);
 
     /// <summary>
     /// Admits one request of <paramref name="userId"/> estimated to cost <paramref name="estimateTicks"/> if neither
@@ -186,7 +194,7 @@ public sealed class SpendLimiter
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
-            // Counted from memory; the host logs the store's failure.
+            Interlocked.Increment(ref _seedFailures); // counted from memory; the host logs the store's failure
         }
         finally
         {

@@ -21,6 +21,9 @@ internal static class GatewayApp
             // The proxy enforces its own limit (KeyPool:Limits:MaxRequestBodyBytes) with an OpenAI-shaped 413.
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.AddServerHeader = false;
+            // Kestrel's own refusals (431, 414, 400) in OpenAI's shape; the client's Connection list as sent.
+            kestrel.ConfigureEndpointDefaults(KestrelRefusals.Use);
+            kestrel.RequestHeaderEncodingSelector = ConnectionHeader.Select;
             // Slow senders (slowloris) are cut by Kestrel before they hold a request slot for long.
             var limits = context.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
             var defaults = new LimitsOptions();

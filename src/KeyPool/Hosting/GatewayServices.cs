@@ -145,6 +145,7 @@ internal static class GatewayServices
 
     public static WebApplication MapKeyPool(this WebApplication app)
     {
+        app.Use(ConnectionHeader.OnRequestAsync);
         app.UseKnownProxies();
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         app.Map("/v1/{**path}", proxy.HandleAsync);

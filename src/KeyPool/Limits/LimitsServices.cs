@@ -5,41 +5,62 @@ using Microsoft.Extensions.Options;
 
 namespace KeyPool.Limits;
 
-/// <summary>Per-user tier limits: the in-memory counters, seeded with the day's stored usage when a store records it.</summary>
+/// <summary>
+/// Per-user tier limits: the in-memory counters of tokens and of money, seeded when a store records usage per user —
+/// a new counter starts from the user's stored tokens of the day and stored cost of the day and month, so a restart
+/// (or a counter dropped at the cap) does not hand out a limit a second time.
+/// </summary>
 internal static class LimitsServices
 {
     public static IServiceCollection AddKeyPoolTierLimits(this IServiceCollection services)
     {
-        services.AddSingleton(sp =>
-        {
-            var store = sp.GetService<IUserUsageStore>(); // absent until per-user usage is stored: day totals then start at 0 on a restart
-            var time = sp.GetRequiredService<TimeProvider>();
-            var reader = store is null ? null : new DayTotalReader(store, sp.GetRequiredService<ILoggerFactory>().CreateLogger("KeyPool.Limits"), time);
-            return new UserLimiter(sp.GetRequiredService<IOptions<UsersOptions>>().Value.LimitCounters, time, reader is null ? null : reader.ReadAsync);
-        });
+        services.AddSingleton(sp => new UsageSeedReader(
+            sp.GetService<IUserUsageStore>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("KeyPool.Limits"), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new UserLimiter(Counters(sp), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<UsageSeedReader>().Tokens));
         services.AddSingleton<TierLimits>();
-        services.AddSingleton(sp => new SpendLimiter(sp.GetRequiredService<IOptions<UsersOptions>>().Value.LimitCounters, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new SpendLimiter(Counters(sp), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<UsageSeedReader>().Spend));
         services.AddSingleton<TierSpendLimits>();
         return services;
     }
+
+    private static int Counters(IServiceProvider sp) => sp.GetRequiredService<IOptions<UsersOptions>>().Value.LimitCounters;
 }
 
-/// <summary>Reads a user's stored tokens of a day, the seed of a new counter; failures are logged at most once a minute.</summary>
-internal sealed class DayTotalReader(IUserUsageStore store, ILogger logger, TimeProvider time)
+/// <summary>
+/// Reads the stored usage a new limit counter starts from; failures are logged at most once a minute. Without a store
+/// of usage per user there is no seed: the counters then start at 0 on a restart.
+/// </summary>
+internal sealed class UsageSeedReader(IUserUsageStore? store, ILogger logger, TimeProvider time)
 {
     // A read that takes longer holds one of the few read slots; the user is counted from memory meanwhile.
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     private long _lastLogged = long.MinValue;
 
-    public async Task<long> ReadAsync(string userId, DateOnly day, CancellationToken cancellationToken)
+    /// <summary>The seed of the token counters; null without a store.</summary>
+    public Func<string, DateOnly, CancellationToken, Task<long>>? Tokens => store is null ? null : ReadTokensAsync;
+
+    /// <summary>The seed of the spend counters; null without a store.</summary>
+    public Func<string, DateOnly, CancellationToken, Task<(long Day, long Month)>>? Spend => store is null ? null : ReadSpendAsync;
+
+    /// <summary>The user's stored tokens of <paramref name="day"/>.</summary>
+    public async Task<long> ReadTokensAsync(string userId, DateOnly day, CancellationToken cancellationToken) =>
+        (await ReadAsync(userId, day, day, cancellationToken).ConfigureAwait(false)).Sum(r => r.TotalTokens);
+
+    /// <summary>The user's stored cost in ticks of <paramref name="day"/> and of its UTC month up to that day.</summary>
+    public async Task<(long Day, long Month)> ReadSpendAsync(string userId, DateOnly day, CancellationToken cancellationToken)
+    {
+        var rows = await ReadAsync(userId, new DateOnly(day.Year, day.Month, 1), day, cancellationToken).ConfigureAwait(false);
+        return (rows.Where(r => r.Day == day).Sum(r => r.CostTicks), rows.Sum(r => r.CostTicks));
+    }
+
+    private async Task<IReadOnlyList<UserDayUsage>> ReadAsync(string userId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
         try
         {
-            var rows = await store.ReadUserAsync(userId, day, day, timeout.Token).ConfigureAwait(false);
-            return rows.Sum(r => r.TotalTokens);
+            return await store!.ReadUserAsync(userId, from, to, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -57,6 +78,6 @@ internal sealed class DayTotalReader(IUserUsageStore store, ILogger logger, Time
 /// <summary>Log lines of the per-user limits (event ids 7xx).</summary>
 internal static partial class LimitsLog
 {
-    [LoggerMessage(700, LogLevel.Warning, "A user's tokens of today could not be read from the store (logged at most once a minute): counted from memory, read again at their next request")]
+    [LoggerMessage(700, LogLevel.Warning, "A user's stored usage (tokens of today, or spend of today and this month) could not be read from the store (logged at most once a minute): counted from memory, read again at their next request")]
     public static partial void SeedFailed(ILogger logger, Exception exception);
 }

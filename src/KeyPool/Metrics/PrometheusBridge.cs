@@ -7,13 +7,15 @@ namespace KeyPool.Metrics;
 /// Renders instruments of the "KeyPool" meter as Prometheus series with the names and labels <c>/metrics</c> has
 /// always had: a listener hears the meter's measurements (histograms as they are recorded, observable instruments
 /// when <see cref="Collect"/> asks at scrape time) and sets the matching prometheus-net child. The instrument is the
-/// one place a figure is counted; the Prometheus series is only its rendering.
+/// one place a figure is counted; the Prometheus series is only its rendering. A labelled series of an observable
+/// instrument that a collection no longer reports (a key group that left the pool) is removed, not frozen.
 /// </summary>
 internal sealed class PrometheusBridge : IDisposable
 {
     private readonly Meter _meter;
     private readonly MeterListener _listener;
     private readonly Dictionary<Instrument, Target> _targets = [];
+    private readonly Lock _collect = new();
 
     public PrometheusBridge(Meter meter)
     {
@@ -36,7 +38,7 @@ internal sealed class PrometheusBridge : IDisposable
     /// <summary>Renders <paramref name="instrument"/> as <paramref name="collector"/>; its tags named in <paramref name="tags"/> give the labels, in order.</summary>
     public void Map(Instrument instrument, Collector collector, params string[] tags)
     {
-        _targets[instrument] = new Target(collector, tags);
+        _targets[instrument] = new Target(collector, tags, instrument.IsObservable && tags.Length > 0);
         _listener.EnableMeasurementEvents(instrument);
         if (!_started)
         {
@@ -47,8 +49,22 @@ internal sealed class PrometheusBridge : IDisposable
 
     private bool _started;
 
-    /// <summary>Asks every observable instrument for its value now (before a scrape).</summary>
-    public void Collect() => _listener.RecordObservableInstruments();
+    /// <summary>Asks every observable instrument for its value now (before a scrape); drops the series none reported.</summary>
+    public void Collect()
+    {
+        // One collection at a time: what a collection saw decides which series it removes.
+        lock (_collect)
+        {
+            _listener.RecordObservableInstruments();
+            foreach (var target in _targets.Values)
+            {
+                if (target.Pruned)
+                {
+                    target.Prune();
+                }
+            }
+        }
+    }
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -56,7 +72,7 @@ internal sealed class PrometheusBridge : IDisposable
         {
             return;
         }
-        if (target.Tags.Length == 1 && tags.Length == 1 && tags[0].Key == target.Tags[0] && tags[0].Value is { } only)
+        if (!target.Pruned && target.Tags.Length == 1 && tags.Length == 1 && tags[0].Key == target.Tags[0] && tags[0].Value is { } only)
         {
             // One label (a key group): its child is kept, so a measurement formats no label string.
             Set(target.Children.GetOrAdd(only, static (v, t) => Child(t.Collector, [Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? ""]), target), value);
@@ -74,6 +90,10 @@ internal sealed class PrometheusBridge : IDisposable
                     break;
                 }
             }
+        }
+        if (target.Pruned)
+        {
+            target.Seen[string.Join('\u0001', labels)] = labels;
         }
         Set(Child(target.Collector, labels), value);
     }
@@ -104,8 +124,35 @@ internal sealed class PrometheusBridge : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private sealed record Target(Collector Collector, string[] Tags)
+    // Pruned: labelled and observable, so series a collection no longer reports are removed after it.
+    private sealed record Target(Collector Collector, string[] Tags, bool Pruned)
     {
         public System.Collections.Concurrent.ConcurrentDictionary<object, object> Children { get; } = new();
+
+        /// <summary>Label sets reported by the collection in progress (observable callbacks run on the collecting thread).</summary>
+        public Dictionary<string, string[]> Seen { get; private set; } = new(StringComparer.Ordinal);
+
+        private Dictionary<string, string[]> _shown = new(StringComparer.Ordinal);
+
+        public void Prune()
+        {
+            foreach (var (key, labels) in _shown)
+            {
+                if (!Seen.ContainsKey(key))
+                {
+                    switch (Collector)
+                    {
+                        case Counter counter:
+                            counter.RemoveLabelled(labels);
+                            break;
+                        case Gauge gauge:
+                            gauge.RemoveLabelled(labels);
+                            break;
+                    }
+                }
+            }
+            (_shown, Seen) = (Seen, _shown);
+            Seen.Clear();
+        }
     }
 }

@@ -29,7 +29,7 @@ internal static class HeaderCopier
     /// <summary>With <paramref name="ownConversation"/> (end-user credentials) the caller's conversation id is dropped: the gateway sets its own.</summary>
     public static void ToUpstream(IHeaderDictionary from, HttpRequestMessage to, bool ownConversation)
     {
-        var connection = from.Connection;
+        var connection = Hosting.ConnectionHeader.AsSent(from.Connection);
         foreach (var (name, values) in from)
         {
             if (!UpstreamHeaderPolicy.MayForward(name, connection)

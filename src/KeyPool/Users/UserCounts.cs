@@ -15,6 +15,9 @@ internal sealed class UserCounts(IUserStore users, TimeProvider time)
     /// <summary>Counts, and when they were read (not now when the store could not be reached).</summary>
     public sealed record Snapshot(IReadOnlyDictionary<int, long> ByGroup, DateTimeOffset ReadAt, bool Stale);
 
+    /// <summary>The last counts read, without asking the store (null before the first read).</summary>
+    public Snapshot? Last => _last;
+
     public async Task<Snapshot> ReadAsync(CancellationToken cancellationToken)
     {
         try

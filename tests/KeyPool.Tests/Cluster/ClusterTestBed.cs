@@ -177,7 +177,7 @@ internal sealed class ClusterTestBed : IAsyncDisposable
         }
         catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
         {
-            return (0, e.Message);
+            return (0, e.InnerException is { } inner ? $"{e.Message} ({inner.GetType().Name}: {inner.Message})" : e.Message);
         }
     }
 

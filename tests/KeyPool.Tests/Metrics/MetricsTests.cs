@@ -178,7 +178,7 @@ public sealed class MetricsTests
         return await response.Content.ReadAsStringAsync();
     }
 
-    private static async Task<Dictionary<string, double>> ScrapeAsync(GatewayHarness gateway) => Parse(await ScrapeTextAsync(gateway));
+    internal static async Task<Dictionary<string, double>> ScrapeAsync(GatewayHarness gateway) => Parse(await ScrapeTextAsync(gateway));
 
     /// <summary>Series (name and labels, as written) to value; comments skipped.</summary>
     private static Dictionary<string, double> Parse(string text)

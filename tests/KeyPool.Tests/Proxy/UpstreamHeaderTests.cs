@@ -40,6 +40,9 @@ public sealed class UpstreamHeaderTests
         request.Headers.Add("OpenAI-Organization", "org-of-the-caller");
         request.Headers.Add("OpenAI-Project", "proj-of-the-caller");
         request.Headers.TryAddWithoutValidation("x_grok_conv_id", "caller-chosen");
+        // Kestrel shows this list as "keep-alive" alone: the header named in it must stay here all the same.
+        request.Headers.TryAddWithoutValidation("Connection", "keep-alive, User-Agent");
+        request.Headers.Add("User-Agent", "named-by-connection");
         request.Headers.Add("Accept", "application/json");
 
         using var response = await gateway.Http.SendAsync(request);
@@ -48,7 +51,7 @@ public sealed class UpstreamHeaderTests
         var seen = Assert.Single(upstream.Requests);
         Assert.Equal("/v1/chat/completions?trace=1", seen.PathAndQuery);
         Assert.Contains(seen.Headers["Authorization"], gateway.Keys.Select(k => $"Bearer {k}"));
-        string[] neverForwarded = ["OpenAI-Organization", "OpenAI-Project", "x_grok_conv_id", "X-Trace-Id", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP", "X-Api-Key", "X-Hop-Secret", "Keep-Alive", "X-KeyPool-User", "Accept-Encoding"];
+        string[] neverForwarded = ["OpenAI-Organization", "OpenAI-Project", "x_grok_conv_id", "X-Trace-Id", "User-Agent", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X-Real-IP", "X-Api-Key", "X-Hop-Secret", "Keep-Alive", "X-KeyPool-User", "Accept-Encoding"];
         var leaked = string.Join(", ", neverForwarded.Where(seen.Headers.ContainsKey));
         Assert.True(leaked.Length == 0, $"Reached the upstream: {leaked}");
         Assert.Equal("assistants=v2", seen.Headers["OpenAI-Beta"]);
@@ -57,6 +60,45 @@ public sealed class UpstreamHeaderTests
         Assert.Equal(ConversationId.For("dave"), seen.Headers["x-grok-conv-id"]);
         Assert.StartsWith("application/json", seen.Headers["Content-Type"], StringComparison.Ordinal);
         Assert.DoesNotContain(seen.Headers.Values, v => v.Contains(GatewayHarness.ClientToken, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("keep-alive, User-Agent")]
+    [InlineData("User-Agent, keep-alive")]
+    [InlineData("close, User-Agent")]
+    [InlineData("User-Agent")]
+    public async Task AHeaderNamedInConnection_StaysHere_WhateverElseTheListHolds_AndOnlyForItsRequest(string connection)
+    {
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(keyCount: 1, settings: new Dictionary<string, string?>
+        {
+            ["KeyPool:Upstream:BaseUrl"] = upstream.BaseUrl + "v1",
+            ["KeyPool:Keys:CheckOnStart"] = "false",
+        });
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port);
+        var stream = client.GetStream();
+        var body = GatewayHarness.ChatBody();
+        async Task SendAsync(string connectionHeader, string agent)
+        {
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + $"Authorization: Bearer {GatewayHarness.ClientToken}\r\nX-KeyPool-User: dave\r\nContent-Type: application/json\r\n"
+                + $"Connection: {connectionHeader}\r\nUser-Agent: {agent}\r\nContent-Length: {body.Length}\r\n\r\n{body}"));
+            Assert.StartsWith("HTTP/1.1 200", await Security.RawHttp.ReadAnswerAsync(stream, untilClosed: false), StringComparison.Ordinal);
+        }
+
+        await SendAsync(connection, "named-by-connection");
+        if (!connection.StartsWith("close", StringComparison.Ordinal))
+        {
+            await SendAsync("keep-alive", "not-named"); // the same connection: the list of the first request is not this one's
+        }
+
+        var seen = upstream.Requests.ToArray();
+        Assert.False(seen[0].Headers.ContainsKey("User-Agent"), $"Reached the upstream: User-Agent: {seen[0].Headers.GetValueOrDefault("User-Agent")}");
+        if (seen.Length > 1)
+        {
+            Assert.Equal("not-named", seen[1].Headers["User-Agent"]);
+        }
     }
 
     [Theory]

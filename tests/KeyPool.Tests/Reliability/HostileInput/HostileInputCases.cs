@@ -6,8 +6,8 @@ namespace KeyPool.Tests.Reliability.HostileInput;
 
 /// <summary>
 /// The hostile inputs of docs/reliability.md, one per name: what is sent, and the answer expected. Each must be a 4xx
-/// that never reaches the upstream. Kestrel answers header-level abuse itself (no application code runs), so those
-/// have no OpenAI-shaped body: <see cref="Code"/> is null for them.
+/// that never reaches the upstream. Kestrel answers header-level abuse itself (no application code runs); KeyPool gives
+/// those answers OpenAI's body too (<c>KestrelRefusals</c>).
 /// </summary>
 internal sealed record HostileInputCase(string Name, int Status, string? Code, Func<GatewayHarness, HttpRequestMessage>? Request, Func<GatewayHarness, byte[]>? Raw = null)
 {
@@ -23,7 +23,7 @@ internal sealed record HostileInputCase(string Name, int Status, string? Code, F
     [
         new("oversized body (11 MB)", 413, "request_too_large", g => Chat(g, Bytes(GatewayHarness.ChatBody(content: new string('a', 11 * 1024 * 1024))))),
         new("oversized body, no Content-Length (chunked 11 MB)", 413, "request_too_large", g => Chunked(g, Bytes(GatewayHarness.ChatBody(content: new string('a', 11 * 1024 * 1024))))),
-        new("oversized headers (64 KB)", 431, null, null, g => RawRequest(g, $"X-Padding: {new string('p', 64 * 1024)}\r\n", Bytes(GatewayHarness.ChatBody()))),
+        new("oversized headers (64 KB)", 431, "request_headers_too_large", null, g => RawRequest(g, $"X-Padding: {new string('p', 64 * 1024)}\r\n", Bytes(GatewayHarness.ChatBody()))),
         new("invalid JSON", 400, "invalid_json", g => Chat(g, Bytes("{\"model\":\"grok-4.3\",\"messages\":["))),
         new("JSON that is not an object", 400, "invalid_json", g => Chat(g, Bytes("[1,2,3]"))),
         new("JSON nested 10,000 deep", 400, "invalid_json", g => Chat(g, Bytes("{\"model\":\"grok-4.3\",\"messages\":" + new string('[', 10_000) + new string(']', 10_000) + "}"))),
@@ -36,7 +36,7 @@ internal sealed record HostileInputCase(string Name, int Status, string? Code, F
         new("10 KB user id in the user field", 400, "missing_user", g => Chat(g, Bytes("{\"model\":\"grok-4.3\",\"user\":\"" + new string('u', 10 * 1024) + "\",\"messages\":[]}"), user: null)),
         new("10 KB user id in X-KeyPool-User", 400, "missing_user", g => Chat(g, Bytes(GatewayHarness.ChatBody()), user: new string('u', 10 * 1024))),
         new("control character in X-KeyPool-User", 400, "missing_user", null, g => RawRequest(g, "X-KeyPool-User: bad\u0001user\r\n", Bytes(GatewayHarness.ChatBody()))),
-        new("non-ASCII bytes in X-KeyPool-User", 400, null, null, g => RawRequest(g, "X-KeyPool-User: \u00ff\u00fe\r\n", Bytes(GatewayHarness.ChatBody()))),
+        new("non-ASCII bytes in X-KeyPool-User", 400, "bad_request", null, g => RawRequest(g, "X-KeyPool-User: \u00ff\u00fe\r\n", Bytes(GatewayHarness.ChatBody()))),
         new("empty user field and no header", 400, "missing_user", g => Chat(g, Bytes("{\"model\":\"grok-4.3\",\"user\":\"\",\"messages\":[]}"), user: null)),
         new("blank user field", 400, "missing_user", g => Chat(g, Bytes("{\"model\":\"grok-4.3\",\"user\":\"   \",\"messages\":[]}"), user: null)),
         new("empty X-KeyPool-User and no user field", 400, "missing_user", g => Chat(g, Bytes(GatewayHarness.ChatBody()), user: "")),
