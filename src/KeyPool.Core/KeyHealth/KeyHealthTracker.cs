@@ -4,6 +4,8 @@ namespace KeyPool.Core.KeyHealth;
 /// The health of one key: revoked (until re-enabled), cooling after a 429 (until its window resets),
 /// and a circuit breaker for 5xx, timeouts and connection failures (open after consecutive
 /// failures, one half-open probe, closed by a success). Times are <see cref="TimeProvider"/> timestamps.
+/// Its writes are internal: <c>Outcomes.KeyHealthUpdater</c> is the one writer (admission only takes and returns
+/// the half-open probe slot).
 /// </summary>
 public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time)
 {
@@ -18,12 +20,6 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     /// <summary>Why the key is out, or null when it is not revoked.</summary>
     public string? RevokedReason => _revokedReason;
 
-    /// <summary>
-    /// Called after a change made on this instance (revoked, re-enabled, cooled down, circuit opened or closed),
-    /// so it can be shared with other instances; not called for a state applied with <see cref="Apply"/>.
-    /// </summary>
-    public Action<KeyHealthState>? Changed { get; set; }
-
     /// <summary>The shareable state now.</summary>
     public KeyHealthState Current => new(_revokedReason, Volatile.Read(ref _coolUntil), Volatile.Read(ref _openUntil));
 
@@ -31,7 +27,7 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     /// Takes over a state another instance published: revoked or re-enabled as it says, the later of the two
     /// cool-downs, and its circuit (open until its time, or closed when it saw the key work).
     /// </summary>
-    public void Apply(KeyHealthState state)
+    internal void Apply(KeyHealthState state)
     {
         lock (_lock)
         {
@@ -52,7 +48,7 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     }
 
     /// <summary>Whether the key may take a request now. In half-open state exactly one caller gets true (the probe).</summary>
-    public bool TryEnter()
+    internal bool TryEnter()
     {
         if (_revokedReason is not null)
         {
@@ -108,29 +104,23 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     }
 
     /// <summary>A response that proves the key works: closes the circuit.</summary>
-    public void RecordSuccess()
+    internal void RecordSuccess()
     {
         if (Volatile.Read(ref _failures) == 0 && Volatile.Read(ref _openUntil) == 0 && Volatile.Read(ref _cooldowns) == 0)
         {
             return; // the common case takes no lock
         }
-        bool closed;
         lock (_lock)
         {
-            closed = _openUntil != 0;
             _failures = 0;
             _openUntil = 0;
             _probing = false;
             _cooldowns = 0;
         }
-        if (closed)
-        {
-            Changed?.Invoke(Current);
-        }
     }
 
     /// <summary>An attempt that proved nothing (the client left): frees the half-open probe.</summary>
-    public void Abandon()
+    internal void Abandon()
     {
         if (Volatile.Read(ref _openUntil) == 0)
         {
@@ -143,9 +133,8 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
     }
 
     /// <summary>A 5xx, timeout or connection failure. Returns true when this failure opened the circuit.</summary>
-    public bool RecordFailure()
+    internal bool RecordFailure()
     {
-        bool opened;
         lock (_lock)
         {
             _failures++;
@@ -154,16 +143,15 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
             {
                 return false;
             }
-            opened = _openUntil == 0;
+            var opened = _openUntil == 0;
             _openUntil = (now + options.BreakerOpenFor).UtcTicks;
             _probing = false;
+            return opened;
         }
-        Changed?.Invoke(Current);
-        return opened;
     }
 
     /// <summary>A 429: rest until <paramref name="resetAfter"/>, or an increasing back-off when the upstream did not say.</summary>
-    public TimeSpan CoolDown(TimeSpan? resetAfter)
+    internal TimeSpan CoolDown(TimeSpan? resetAfter)
     {
         TimeSpan wait;
         lock (_lock)
@@ -175,24 +163,18 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
             _coolUntil = (time.GetUtcNow() + wait).UtcTicks;
             _probing = false;
         }
-        Changed?.Invoke(Current);
         return wait;
     }
 
     /// <summary>Takes the key out until <see cref="Reenable"/> (invalid, revoked, blocked, out of credits).</summary>
     /// <returns>True when the key was not revoked before (log once).</returns>
-    public bool Revoke(string reason)
+    internal bool Revoke(string reason)
     {
-        var first = Interlocked.Exchange(ref _revokedReason, reason) is null;
-        if (first)
-        {
-            Changed?.Invoke(Current);
-        }
-        return first;
+        return Interlocked.Exchange(ref _revokedReason, reason) is null;
     }
 
     /// <summary>Puts a revoked key back with a clean slate.</summary>
-    public void Reenable()
+    internal void Reenable()
     {
         lock (_lock)
         {
@@ -203,6 +185,5 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
             _coolUntil = 0;
             _cooldowns = 0;
         }
-        Changed?.Invoke(Current);
     }
 }

@@ -3,15 +3,15 @@ using KeyPool.Core.Routing;
 namespace KeyPool.Core.Outcomes;
 
 /// <summary>
-/// The one place that decides what an upstream answer means for a key (the gateway's passive health
-/// policy): it corrects the budget with the upstream's remaining counts, settles the reservation,
-/// cools, revokes or trips the key's breaker, and says whether another key may try and what the
-/// client sees. The forwarder only reports facts (<see cref="UpstreamOutcome"/>); nothing else
-/// changes a key's health after a request.
+/// The one place that decides what an upstream answer means (the gateway's passive health policy): it
+/// corrects the budget with the upstream's remaining counts, settles the reservation, and returns a
+/// verdict — what the key's health must take (<see cref="KeyAction"/>: cool, revoke, count a failure …),
+/// whether another key may try and what the client sees. It changes no health itself:
+/// <see cref="KeyHealthUpdater.Apply"/> does. The forwarder only reports facts (<see cref="UpstreamOutcome"/>).
 /// </summary>
 public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealthOptions healthOptions)
 {
-    /// <summary>Applies <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/>. Call exactly once per admission.</summary>
+    /// <summary>Judges <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/> and settles its budget. Call exactly once per admission.</summary>
     public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
     {
         // Settle first: the upstream's remaining counts already include this request's real cost.
@@ -20,69 +20,61 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
         {
             admission.Window.Observe(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
         }
-        var health = admission.Member.Health;
         switch (outcome.Kind)
         {
             case OutcomeKind.ClientLeft:
-                health.Abandon(); // proves nothing; frees a half-open probe
-                return OutcomeVerdict.Done;
+                return OutcomeVerdict.ClientLeft; // proves nothing; frees a half-open probe
             case OutcomeKind.Unreachable:
-                return Failure(health.RecordFailure(), mayRetry: true, 502, "upstream_unreachable");
+                return Failure(mayRetry: true, 502, "upstream_unreachable");
             case OutcomeKind.TimedOut:
                 // The deadline covers every attempt: none is left for another key.
-                return Failure(health.RecordFailure(), mayRetry: false, 504, "upstream_timeout");
+                return Failure(mayRetry: false, 504, "upstream_timeout");
             case OutcomeKind.BrokeMidway:
-                return Failure(health.RecordFailure(), mayRetry: !outcome.ClientSawBytes, 502, "upstream_failed");
+                return Failure(mayRetry: !outcome.ClientSawBytes, 502, "upstream_failed");
         }
         if (outcome.Status < 400)
         {
-            health.RecordSuccess();
             return OutcomeVerdict.Done;
         }
         // A 429 while the upstream still reported room: it enforces a window finer than the minute; the team's burst tightens.
         var tightened = outcome.Status == 429 && admission.Window.TightenBurst(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
-        var verdict = Refused(admission, outcome);
+        var verdict = Refused(outcome);
         return tightened ? verdict with { BurstTightened = true } : verdict;
     }
 
-    private OutcomeVerdict Refused(in Admission admission, in UpstreamOutcome outcome)
+    private OutcomeVerdict Refused(in UpstreamOutcome outcome)
     {
         var status = outcome.Status;
         var message = outcome.ErrorMessage ?? "";
-        var keyHealth = admission.Member.Health;
         if (status == 403)
         {
             // Not a dead key: the team may lack this model or endpoint, and any caller can ask for those. Another key may
             // serve it; this one is spared the model for a while, and only the upstream's own word (blocked) takes it out.
-            admission.Member.Deny(admission.ModelId, time.GetUtcNow().ToUnixTimeSeconds() + (long)healthOptions.ModelDeniedFor.TotalSeconds);
-            keyHealth.RecordSuccess();
-            return new OutcomeVerdict(false, true, 403, "model_not_permitted", KeyChange.AccessDenied, Reason: "refused the model (403)");
+            return new OutcomeVerdict(false, true, 403, "model_not_permitted", Reason: "refused the model (403)", Action: KeyAction.DenyModel, ResetAfter: healthOptions.ModelDeniedFor);
         }
         if (UpstreamErrorText.RejectsKey(status, message))
         {
-            var reason = $"rejected by the upstream ({status})";
-            return new OutcomeVerdict(false, true, 502, "upstream_key_rejected", keyHealth.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+            return new OutcomeVerdict(false, true, 502, "upstream_key_rejected", Reason: $"rejected by the upstream ({status})", Action: KeyAction.Revoke);
         }
         if (status == 429 && UpstreamErrorText.CreditsExhausted(message))
         {
-            const string reason = "credits exhausted or spending limit reached";
-            return new OutcomeVerdict(false, true, 429, "upstream_credits_exhausted", keyHealth.Revoke(reason) ? KeyChange.Revoked : KeyChange.None, Reason: reason);
+            return new OutcomeVerdict(false, true, 429, "upstream_credits_exhausted", Reason: "credits exhausted or spending limit reached", Action: KeyAction.Revoke);
         }
         if (status == 429)
         {
-            var wait = keyHealth.CoolDown(outcome.ResetAfter);
-            return new OutcomeVerdict(false, true, 429, "rate_limit_exceeded", KeyChange.CoolingDown, wait, "rate limited by the upstream");
+            return new OutcomeVerdict(false, true, 429, "rate_limit_exceeded", Reason: "rate limited by the upstream", Action: KeyAction.CoolDown, ResetAfter: outcome.ResetAfter);
         }
         if (status >= 500)
         {
-            return Failure(keyHealth.RecordFailure(), mayRetry: true, status, "upstream_error");
+            return Failure(mayRetry: true, status, "upstream_error");
         }
-        keyHealth.RecordSuccess(); // the request was wrong, not the key: another key would answer the same
-        return new OutcomeVerdict(false, false, status, ErrorCodeFor(status));
+        // The request was wrong, not the key: another key would answer the same.
+        return new OutcomeVerdict(false, false, status, ErrorCodeFor(status), Action: KeyAction.Success);
     }
 
-    private static OutcomeVerdict Failure(bool opened, bool mayRetry, int status, string code) =>
-        new(false, mayRetry, status, code, opened ? KeyChange.CircuitOpened : KeyChange.Failed);
+    private static OutcomeVerdict Failure(bool mayRetry, int status, string code) =>
+        new(false, mayRetry, status, code, Action: KeyAction.Failure);
+
 
     /// <summary>What an attempt cost the upstream: its reported usage, 0 when refused or unanswered, else the <paramref name="reserved"/> estimate.</summary>
     public static long SpentTokens(long reserved, in UpstreamOutcome outcome) => outcome.Kind switch

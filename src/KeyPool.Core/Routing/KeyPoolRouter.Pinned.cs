@@ -1,6 +1,3 @@
-using KeyPool.Core.Fairness;
-using KeyPool.Core.KeyHealth;
-
 namespace KeyPool.Core.Routing;
 
 // Admission pinned to one team: a request that carries a stored object's id (a previous_response_id, a stored
@@ -11,75 +8,27 @@ namespace KeyPool.Core.Routing;
 // It passes the promise ledger by: promises are slots of the whole pool, and this request cannot go where they are.
 public sealed partial class KeyPoolRouter
 {
-    /// <summary>
-    /// Admits <paramref name="userId"/>'s request to a key of <paramref name="team"/> only, without waiting; null when
-    /// none of its keys can take it now, or <paramref name="pool"/> has no key of that team. A null team admits as usual.
-    /// </summary>
-    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, string? team)
+    // A key of the team only, the user's own first (for its prompt cache); null when none can take it now or the pool has no key of that team.
+    private static Admission? TryAdmitOnTeam(PoolSnapshot pool, in SelectionRequest request, string team)
     {
-        ArgumentNullException.ThrowIfNull(pool);
-        if (team is null)
-        {
-            return TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId);
-        }
         if (TeamMembers(pool, team) is not { } members)
         {
             return null;
         }
-        var second = Second;
-        var request = userId is null
-            ? new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup)
-            : new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, Fairness, FairShare.Hash(userId));
         Admission admission = default;
-        var admitted = pool.Find(userGroup) is { } own && own.Team == team && pool.TryAdmit(own, request, RouteReason.Sticky, out admission);
+        var admitted = pool.Find(request.UserGroup) is { } own && own.Team == team && pool.TryAdmit(own, request, RouteReason.Sticky, out admission);
         for (var i = 0; !admitted && i < members.Length; i++)
         {
-            admitted = members[i].Group != userGroup && pool.TryAdmit(members[i], request, RouteReason.Spill, out admission);
+            admitted = members[i].Group != request.UserGroup && pool.TryAdmit(members[i], request, RouteReason.Spill, out admission);
         }
-        if (!admitted)
-        {
-            return null;
-        }
-        Stats.Admitted(second, admission.Member.Group == userGroup);
-        Demand.Record(second, userId, pool);
-        return admission;
-    }
-
-    /// <summary>
-    /// Admits <paramref name="userId"/>'s request to a key of <paramref name="team"/> only, waiting up to
-    /// <see cref="RoutingOptions.MaxQueueWait"/> for that team's budget; null when none came. A null team admits as usual.
-    /// </summary>
-    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, string? team, CancellationToken cancellationToken)
-    {
-        if (team is null)
-        {
-            return AdmitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken);
-        }
-        if (TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId, team) is { } admission)
-        {
-            return ValueTask.FromResult<Admission?>(admission);
-        }
-        if (_options.MaxQueueWait <= TimeSpan.Zero || TeamMembers(pool, team) is null)
-        {
-            return ValueTask.FromResult(Refuse(pool, userGroup));
-        }
-        return new ValueTask<Admission?>(_queue.WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken, team));
+        return admitted ? admission : null;
     }
 
     /// <summary>Seconds a request pinned to <paramref name="team"/> should wait: until the soonest budget of that team frees.</summary>
     public int RetryAfterSecondsOnTeam(PoolSnapshot pool, int modelId, string team)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var second = Second;
-        var best = 60;
-        foreach (var member in TeamMembers(pool, team) ?? [])
-        {
-            if (member.Health.State is KeyState.Active)
-            {
-                best = Math.Min(best, pool.Window(member, modelId).SecondsUntilFree(second));
-            }
-        }
-        return Math.Max(1, best);
+        return SoonestFree(pool, TeamMembers(pool, team) ?? [], modelId);
     }
 
     /// <summary>Whether <paramref name="pool"/> has a key of <paramref name="team"/> (a removed team's stored objects are out of reach).</summary>

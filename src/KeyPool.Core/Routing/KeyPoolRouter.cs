@@ -133,79 +133,37 @@ public sealed partial class KeyPoolRouter
         }
     }
 
-    /// <summary>
-    /// Applies what the upstream said of some keys (<c>GET /v1/api-key</c>): their teams go into the pool, their
-    /// model ACLs into routing, and keys it reports unusable are taken out.
-    /// </summary>
-    /// <returns>The groups revoked by this call, with the reason (for one log line each).</returns>
-    public IReadOnlyList<(int Group, string Problem)> ApplyKeyReports(IReadOnlyCollection<KeyReport> reports)
-    {
-        ArgumentNullException.ThrowIfNull(reports);
-        if (reports.Any(r => r.Team is not null))
-        {
-            Load(_pool.Ring, reports.Where(r => r.Team is not null).ToDictionary(r => r.Group, r => r.Team!));
-        }
-        var pool = _pool;
-        var revoked = new List<(int, string)>();
-        foreach (var report in reports)
-        {
-            if (pool.Find(report.Group) is not { } member)
-            {
-                continue;
-            }
-            member.SetAcl(report.Acl);
-            if (report.Problem is { } problem && member.Health.Revoke(problem))
-            {
-                revoked.Add((report.Group, problem));
-            }
-        }
-        return revoked;
-    }
-
-    /// <summary>Puts a revoked key back with a clean slate (the admin said so, or the upstream reports it enabled).</summary>
-    /// <returns>False when the group has no key.</returns>
-    public bool Reenable(int group)
-    {
-        if (_pool.Find(group) is not { } member)
-        {
-            return false;
-        }
-        member.Health.Reenable();
-        return true;
-    }
-
-    /// <summary>Admits to the current pool without waiting; null when no key can take the request now.</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
-        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup);
-
-    /// <summary>
-    /// Admits to <paramref name="pool"/> without waiting; null when no key can take the request now. A request
-    /// of no user (group 0, e.g. <c>GET /v1/models</c>) goes to the key with most headroom: it is not a spill.
-    /// </summary>
-    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup = 0) =>
-        TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, null);
-
-    /// <summary>Admits <paramref name="userId"/>'s request to the current pool without waiting (see the overload taking a pool).</summary>
-    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup, string? userId) =>
+    /// <summary>Admits to the current pool without waiting; null when no key can take the request now (see the overload taking a pool).</summary>
+    public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0, string? userId = null) =>
         TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup, userId);
 
     /// <summary>
     /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> without waiting; null when no key can
     /// take it now, or when its turn has not come (refused users hold promised slots: see <see cref="RetryPromises"/>;
-    /// a user over their fair share does not take a budget's last second: see <see cref="FairShare"/>).
-    /// Counts it for stickiness, goodput, demand and the user's recent usage.
+    /// a user over their fair share does not take a budget's last second: see <see cref="FairShare"/>). A request of no
+    /// user (group 0, e.g. <c>GET /v1/models</c>) goes to the key with most headroom: it is not a spill. With a
+    /// <paramref name="team"/>, only that team's keys are tried (a stored object lives there). Counts it for
+    /// stickiness, goodput, demand and the user's recent usage.
     /// </summary>
-    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId)
+    public Admission? TryAdmit(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, string? team = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var second = Second;
         var request = userId is null
             ? new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup)
             : new SelectionRequest(userGroup, modelId, tokens, second, excludeGroup, Fairness, FairShare.Hash(userId));
-        var policy = userGroup == 0 ? _noUser : Policy;
-        var admission = userId is not null && Promises.Outstanding > 0
-            ? Promises.Admit(pool, policy, request, userId, Fairness.IsHeavy(request.UserHash, second))
-            : policy.Select(pool, request);
+        Admission? admission;
+        if (team is not null)
+        {
+            admission = TryAdmitOnTeam(pool, request, team);
+        }
+        else
+        {
+            var policy = userGroup == 0 ? _noUser : Policy;
+            admission = userId is not null && Promises.Outstanding > 0
+                ? Promises.Admit(pool, policy, request, userId, Fairness.IsHeavy(request.UserHash, second))
+                : policy.Select(pool, request);
+        }
         if (admission is { } admitted)
         {
             Stats.Admitted(second, userGroup == 0 || admitted.Member.Group == userGroup);
@@ -214,21 +172,23 @@ public sealed partial class KeyPoolRouter
         return admission;
     }
 
-    /// <summary>Admits to the current pool, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
-        AdmitAsync(_pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
-
-    /// <summary>Admits to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, CancellationToken cancellationToken) =>
-        AdmitAsync(pool, userGroup, modelId, tokens, excludeGroup, null, cancellationToken);
-
-    /// <summary>Admits <paramref name="userId"/>'s request to <paramref name="pool"/>, waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.</summary>
-    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> (to <paramref name="team"/>'s keys only, when
+    /// given), waiting up to <see cref="RoutingOptions.MaxQueueWait"/> for capacity; null when none came.
+    /// </summary>
+    public ValueTask<Admission?> AdmitAsync(PoolSnapshot pool, int userGroup, int modelId, long tokens, int excludeGroup, string? userId, string? team, CancellationToken cancellationToken)
     {
-        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId);
+        var admission = TryAdmit(pool, userGroup, modelId, tokens, excludeGroup, userId, team);
         if (admission is not null)
         {
             return ValueTask.FromResult(admission);
+        }
+        if (team is not null)
+        {
+            // A pinned request asks for one team only: it is not counted as asking of the whole pool.
+            return _options.MaxQueueWait <= TimeSpan.Zero || TeamMembers(pool, team) is null
+                ? ValueTask.FromResult(Refuse(pool, userGroup))
+                : new ValueTask<Admission?>(_queue.WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken, team));
         }
         if (userId is not null)
         {
@@ -237,43 +197,37 @@ public sealed partial class KeyPoolRouter
         return new ValueTask<Admission?>(WaitAsync(pool, userGroup, modelId, tokens, excludeGroup, userId, cancellationToken));
     }
 
-    /// <summary>Seconds a refused caller should wait: until the soonest budget of the current pool frees.</summary>
-    public int RetryAfterSeconds(int modelId) => RetryAfterSeconds(_pool, modelId);
-
-    /// <summary>Seconds a refused user should wait, in the current pool (see the overload taking a pool).</summary>
-    public int RetryAfterSeconds(int modelId, string? userId) => RetryAfterSeconds(_pool, modelId, userId);
-
     /// <summary>
     /// Seconds a refused user should wait: the slot promised to them in <paramref name="pool"/>
     /// (<see cref="RetryPromises"/>), else until the soonest budget frees. A user over their fair share gets no
-    /// promise and loses those they hold: the slots are kept for the others, and they take what is left.
+    /// promise and loses those they hold: the slots are kept for the others, and they take what is left. A request
+    /// of no user (null) gets the soonest free budget.
     /// </summary>
     public int RetryAfterSeconds(PoolSnapshot pool, int modelId, string? userId)
     {
         ArgumentNullException.ThrowIfNull(pool);
         if (userId is null)
         {
-            return RetryAfterSeconds(pool, modelId);
+            return SoonestFree(pool, pool.Members, modelId);
         }
         if (Fairness.IsHeavy(userId, Second))
         {
             Promises.Forfeit(modelId, userId);
-            return RetryAfterSeconds(pool, modelId);
+            return SoonestFree(pool, pool.Members, modelId);
         }
-        return Promises.Promise(pool, modelId, userId, Second) ?? RetryAfterSeconds(pool, modelId);
+        return Promises.Promise(pool, modelId, userId, Second) ?? SoonestFree(pool, pool.Members, modelId);
     }
 
-    /// <summary>Seconds a refused caller should wait: until the soonest budget of <paramref name="pool"/> frees.</summary>
-    public int RetryAfterSeconds(PoolSnapshot pool, int modelId)
+    // Seconds until the soonest budget of the active keys among members frees (1 at least, 60 at most).
+    private int SoonestFree(PoolSnapshot pool, IReadOnlyList<PoolMember> members, int modelId)
     {
-        ArgumentNullException.ThrowIfNull(pool);
         var second = Second;
         var best = 60;
-        foreach (var member in pool.Members)
+        for (var i = 0; i < members.Count; i++)
         {
-            if (member.Health.State is KeyState.Active)
+            if (members[i].Health.State is KeyState.Active)
             {
-                best = Math.Min(best, pool.Window(member, modelId).SecondsUntilFree(second));
+                best = Math.Min(best, pool.Window(members[i], modelId).SecondsUntilFree(second));
             }
         }
         return Math.Max(1, best);
@@ -303,10 +257,3 @@ public sealed partial class KeyPoolRouter
 /// <param name="At">When it was loaded.</param>
 /// <param name="Change">What changed, in words (groups only, never a key).</param>
 public sealed record PoolChange(DateTimeOffset At, string Change);
-
-/// <summary>What the upstream said of one key.</summary>
-/// <param name="Group">The key's group.</param>
-/// <param name="Team">Its team, when reported.</param>
-/// <param name="Problem">Why it cannot serve (disabled, blocked), or null.</param>
-/// <param name="Acl">The models it may use; null for all or unknown.</param>
-public sealed record KeyReport(int Group, string? Team, string? Problem, ModelAcl? Acl);

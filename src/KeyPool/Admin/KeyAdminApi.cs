@@ -1,4 +1,4 @@
-using KeyPool.Core.Routing;
+using KeyPool.Core.Outcomes;
 using KeyPool.Errors;
 using KeyPool.Hosting;
 using KeyPool.Keys;
@@ -23,9 +23,9 @@ internal static class KeyAdminApi
             : new OpenAiErrorResult(422, outcome.Message, OpenAiError.InvalidRequest, "keys_not_reloaded");
     }
 
-    private static IResult Enable(int group, KeyPoolRouter router, ILoggerFactory loggers)
+    private static IResult Enable(int group, KeyHealthUpdater health, ILoggerFactory loggers)
     {
-        if (!router.Reenable(group))
+        if (!health.Reenable(group))
         {
             return new OpenAiErrorResult(404, $"Key group {group} has no key.", OpenAiError.InvalidRequest, "key_group_not_found");
         }

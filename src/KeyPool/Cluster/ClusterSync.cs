@@ -1,6 +1,7 @@
 using KeyPool.Core.Callers;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Users;
 using KeyPool.Keys;
@@ -10,22 +11,22 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Cluster;
 
 /// <summary>
-/// Keeps this instance in step with the others: runs the lease rounds of the shared budgets, publishes the
-/// health changes of its keys, and applies what the others publish (key states, reloads, rebalances,
-/// revoked gateway keys). After an outage of the bus it drops its caches and reads the key states again.
+/// Keeps this instance in step with the others: runs the lease rounds of the shared budgets, carries the
+/// health changes of its keys to the bus (the <see cref="KeyHealthUpdater"/> makes and reports them), and hands
+/// what the others publish to their owners (key states to the health updater; reloads, rebalances, revoked gateway keys). After an outage of the bus it drops its caches and reads the key states again.
 /// </summary>
 internal sealed class ClusterSync(
     SharedBudgets budgets,
     IClusterBus bus,
     RedisConnection connection,
     KeyPoolRouter router,
+    KeyHealthUpdater health,
     KeyReloader reloader,
     UserGroupCache users,
     GatewayKeyCache gatewayKeys,
     IOptions<ClusterOptions> options,
     ILogger<ClusterSync> logger) : BackgroundService
 {
-    private PoolSnapshot? _wired;
     private CancellationToken _stopping;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -34,13 +35,13 @@ internal sealed class ClusterSync(
         ClusterLog.Joined(logger, budgets.InstanceId, connection.Endpoint);
         bus.Received += OnReceived;
         bus.Reconnected += OnReconnected;
+        health.Publish = PublishKeyState;
         try
         {
-            WireKeyHealth();
+            health.PublishUnhealthy(); // changed before the bus was there
             await ApplyStoredKeyStatesAsync(stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
-                WireKeyHealth();
                 var outcome = await budgets.RefreshAsync(stoppingToken);
                 if (outcome.Change == RoundChange.Down)
                 {
@@ -58,35 +59,14 @@ internal sealed class ClusterSync(
         }
         finally
         {
+            health.Publish = null;
             bus.Received -= OnReceived;
             bus.Reconnected -= OnReconnected;
         }
     }
 
-    // Each key's tracker publishes its changes; a reload brings new trackers, wired on the next round.
-    private void WireKeyHealth()
-    {
-        var pool = router.Pool;
-        if (ReferenceEquals(pool, _wired))
-        {
-            return;
-        }
-        foreach (var member in pool.Members)
-        {
-            if (member.Health.Changed is not null)
-            {
-                continue;
-            }
-            var group = member.Group;
-            var fingerprint = KeyFingerprint.Of(member.Key);
-            member.Health.Changed = state => bus.Publish(new ClusterEvent(ClusterEventKind.KeyState, group, fingerprint, state));
-            if (member.Health.State is not KeyState.Active)
-            {
-                bus.Publish(new ClusterEvent(ClusterEventKind.KeyState, group, fingerprint, member.Health.Current)); // changed before it was wired
-            }
-        }
-        _wired = pool;
-    }
+    private void PublishKeyState(PoolMember member, KeyHealthState state) =>
+        bus.Publish(new ClusterEvent(ClusterEventKind.KeyState, member.Group, KeyFingerprint.Of(member.Key), state));
 
     private async Task ApplyStoredKeyStatesAsync(CancellationToken cancellationToken)
     {
@@ -135,9 +115,7 @@ internal sealed class ClusterSync(
         {
             return; // a key this instance does not have (or a different key in that group)
         }
-        var before = member.Health.State;
-        member.Health.Apply(state);
-        if (member.Health.State != before)
+        if (health.ApplyRemote(member, state))
         {
             ClusterLog.KeyStateApplied(logger, clusterEvent.Group, KeyStateNames.Of(member.Health.State), clusterEvent.Origin);
         }

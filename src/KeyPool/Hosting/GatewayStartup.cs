@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Health;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
@@ -16,6 +17,7 @@ internal sealed class GatewayStartup(
     PoolTotals poolTotals,
     KeySet keys,
     KeyPoolRouter router,
+    KeyHealthUpdater health,
     UpstreamKeyCheck check,
     ModelListRefresher models,
     IOptions<KeysOptions> keysOptions,
@@ -38,7 +40,7 @@ internal sealed class GatewayStartup(
         }
         if (keysOptions.Value.CheckOnStart)
         {
-            await KeyChecks.RunAsync(ring.Keys, router, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
+            await KeyChecks.RunAsync(ring.Keys, health, check, keysOptions.Value.CheckTimeout, logger, cancellationToken);
             foreach (var sentence in PoolReport.SharedTeams(router.Pool))
             {
                 Log.SharedTeam(logger, sentence);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KeyPool.Configuration;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,7 @@ namespace KeyPool.Keys;
 /// learns the key's model ACL, so routing sends each model only to keys that may use it.
 /// </summary>
 internal sealed class KeyAccessProbe(
-    KeyPoolRouter router, UpstreamKeyCheck check, IOptions<KeysOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<KeyAccessProbe> logger)
+    KeyHealthUpdater health, UpstreamKeyCheck check, IOptions<KeysOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<KeyAccessProbe> logger)
 {
     private static readonly TimeSpan MinInterval = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<int, long> _lastAsked = new(); // group → UTC ticks; bounded by the key count
@@ -33,7 +34,7 @@ internal sealed class KeyAccessProbe(
         {
             if (await check.CheckAsync(member.Key, options.Value.CheckTimeout, lifetime.ApplicationStopping) is { } result)
             {
-                foreach (var (group, problem) in router.ApplyKeyReports([new KeyReport(member.Group, null, result.Problem, result.Acl)]))
+                foreach (var (group, problem) in health.ApplyReports([new UpstreamKeyReport(member.Group, null, result.Problem, result.Acl)]))
                 {
                     Hosting.Log.KeyCheckProblem(logger, group, problem);
                 }

@@ -1,6 +1,7 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Hosting;
 using Microsoft.Extensions.Options;
@@ -15,6 +16,7 @@ namespace KeyPool.Keys;
 internal sealed class KeyReloader(
     IConfiguration configuration,
     KeyPoolRouter router,
+    KeyHealthUpdater health,
     UpstreamKeyCheck check,
     IOptions<KeysOptions> options,
     ILogger<KeyReloader> logger,
@@ -54,7 +56,7 @@ internal sealed class KeyReloader(
             if (options.Value.CheckOnStart && (diff.Added.Count > 0 || diff.Replaced.Count > 0))
             {
                 var fresh = diff.Added.Concat(diff.Replaced).Select(g => next.Ring.Find(g)!);
-                await KeyChecks.RunAsync(fresh, router, check, options.Value.CheckTimeout, logger, cancellationToken);
+                await KeyChecks.RunAsync(fresh, health, check, options.Value.CheckTimeout, logger, cancellationToken);
             }
             Log.KeysReloaded(logger, trigger, diff.ToString(), next.Ring.Count);
             if (trigger != ClusterTrigger)

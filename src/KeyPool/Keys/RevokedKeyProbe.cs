@@ -1,4 +1,5 @@
 using KeyPool.Core.KeyHealth;
+using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Hosting;
 using Microsoft.Extensions.Options;
@@ -7,7 +8,7 @@ namespace KeyPool.Keys;
 
 /// <summary>Asks the upstream now and then whether revoked keys are back, and puts them back when they are.</summary>
 internal sealed class RevokedKeyProbe(
-    KeyPoolRouter router, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : PeriodicService(time)
+    KeyPoolRouter router, KeyHealthUpdater health, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : PeriodicService(time)
 {
     protected override TimeSpan Interval => options.Value.RevokedProbeInterval;
 
@@ -17,7 +18,7 @@ internal sealed class RevokedKeyProbe(
     {
         foreach (var member in router.Pool.Members.Where(m => m.Health.State == KeyState.Revoked))
         {
-            if (await check.CheckAsync(member.Key, options.Value.RevokedProbeInterval, cancellationToken) is { Problem: null } && router.Reenable(member.Group))
+            if (await check.CheckAsync(member.Key, options.Value.RevokedProbeInterval, cancellationToken) is { Problem: null } && health.Reenable(member.Group))
             {
                 Log.KeyReenabled(logger, member.Group);
             }

@@ -3,13 +3,12 @@ using KeyPool.Core.Outcomes;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Hosting;
-using KeyPool.Keys;
 using KeyPool.Metrics;
 
 namespace KeyPool.Proxy;
 
 /// <summary>Writes down each attempt: the route log line, usage in memory, upstream latency, and what the outcome did to the key.</summary>
-internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsage, PriceTable prices, GatewayMetrics metrics, KeyAccessProbe access, ILogger<ProxyHandler> logger)
+internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsage, PriceTable prices, GatewayMetrics metrics, ILogger<ProxyHandler> logger)
 {
     public void Routed(in Admission admission, int userGroup, in RequestPlan plan, string policy)
     {
@@ -69,7 +68,6 @@ internal sealed class AttemptLog(UsageRecorder usage, UserUsageRecorder userUsag
                 break;
             case KeyChange.AccessDenied:
                 Log.ModelRefused(logger, group, pool.ModelName(admission.ModelId));
-                access.Request(admission.Member);
                 break;
         }
     }

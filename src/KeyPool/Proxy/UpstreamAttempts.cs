@@ -7,15 +7,17 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// The attempts stage: per try, admit the request to a key, let the forwarder send and relay it, and let the outcome
-/// policy say what the answer means (for the key, and whether another key may try). When no try answered, the refusal
+/// The attempts stage: per try, admit the request to a key, let the forwarder send and relay it, let the outcome
+/// policy say what the answer means (for the key, and whether another key may try) and the health updater apply it. When no try answered, the refusal
 /// says why: the last verdict's status and code, no key may use the model, or every key is at its limit.
 /// </summary>
 internal sealed class UpstreamAttempts(
     KeyPoolRouter router,
     UpstreamForwarder forwarder,
     UpstreamOutcomePolicy outcomes,
+    KeyHealthUpdater health,
     AttemptLog attempts,
+    Keys.KeyAccessProbe access,
     DeadlineSources deadlines,
     IOptions<RoutingOptions> routing,
     Telemetry.RequestObserver observer)
@@ -82,12 +84,16 @@ internal sealed class UpstreamAttempts(
                 // record the attempt and free a half-open probe — exactly once — before it goes up.
                 var kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway;
                 var broke = new ForwardResult(new UpstreamOutcome(kind, ClientSawBytes: context.Response.HasStarted), null, null, TimeSpan.Zero, exception.GetType().Name);
-                attempts.Completed(pool, admission, broke, outcomes.Complete(admission, broke.Outcome), forwarder.Timeout, usageUser);
+                attempts.Completed(pool, admission, broke, health.Apply(admission, outcomes.Complete(admission, broke.Outcome)), forwarder.Timeout, usageUser);
                 throw;
             }
             observer.Forwarded(exchange.Trail, result, plan.Model);
-            var verdict = outcomes.Complete(admission, result.Outcome);
+            var verdict = health.Apply(admission, outcomes.Complete(admission, result.Outcome));
             attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, usageUser);
+            if (verdict.Change == KeyChange.AccessDenied)
+            {
+                access.Request(admission.Member); // only the upstream's own word (blocked) takes the key out
+            }
             exchange.AttemptTokens += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
             if (result.Usage?.CostTicks is { } cost)
             {

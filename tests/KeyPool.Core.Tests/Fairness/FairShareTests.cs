@@ -118,7 +118,7 @@ public sealed class FairShareTests(ITestOutputHelper output)
         foreach (var (at, user) in arrivals)
         {
             _time.SetUtcNow(start.AddMilliseconds(at));
-            pending.Add((user, router.AdmitAsync(router.Pool, 1, 0, 100, 0, user, CancellationToken.None).AsTask()));
+            pending.Add((user, router.AdmitAsync(router.Pool, 1, 0, 100, 0, user, null, CancellationToken.None).AsTask()));
         }
         _time.Advance(TimeSpan.FromSeconds(3)); // the last waiters' deadlines pass
         await Task.WhenAll(pending.Select(p => p.Admission));
@@ -195,10 +195,10 @@ public sealed class FairShareTests(ITestOutputHelper output)
             router.Fairness.Record(KeyPool.Core.Fairness.FairShare.Hash($"light-{i}"), limits, 100, router.Second);
         }
         router.Pool.Window(router.Pool.Find(1)!, 0).Observe(router.Second, 0, null);
-        var first = router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, CancellationToken.None).AsTask();
-        var second = router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, CancellationToken.None).AsTask();
+        var first = router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, null, CancellationToken.None).AsTask();
+        var second = router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, null, CancellationToken.None).AsTask();
 
-        var light = router.AdmitAsync(router.Pool, 1, 0, 100, 0, "light-1", CancellationToken.None).AsTask();
+        var light = router.AdmitAsync(router.Pool, 1, 0, 100, 0, "light-1", null, CancellationToken.None).AsTask();
 
         Assert.True(first.IsCompleted || second.IsCompleted);
         Assert.Null(await (first.IsCompleted ? first : second));
@@ -214,7 +214,7 @@ public sealed class FairShareTests(ITestOutputHelper output)
         var router = Router(keys: 1, queue: TimeSpan.FromSeconds(2));
         router.Pool.Window(router.Pool.Find(1)!, 0).Observe(router.Second, 0, null);
         using var cancel = new CancellationTokenSource();
-        var waiting = router.AdmitAsync(router.Pool, 1, 0, 100, 0, "a", cancel.Token).AsTask();
+        var waiting = router.AdmitAsync(router.Pool, 1, 0, 100, 0, "a", null, cancel.Token).AsTask();
         Assert.Equal(1, router.Waiting);
 
         await cancel.CancelAsync();

@@ -43,13 +43,13 @@ public sealed class IgnoredRetryAfterTests(ITestOutputHelper output)
             }
             if (at % heavyPeriodMs == 0)
             {
-                pending.Add((Heavy, router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, CancellationToken.None).AsTask()));
+                pending.Add((Heavy, router.AdmitAsync(router.Pool, 1, 0, 100, 0, Heavy, null, CancellationToken.None).AsTask()));
             }
             for (var i = 0; i < LightUsers; i++)
             {
                 if (at >= lightsFromMs + (i * 2000) && (at - lightsFromMs - (i * 2000)) % 20_000 == 0)
                 {
-                    pending.Add(($"light-{i}", router.AdmitAsync(router.Pool, 1, 0, 100, 0, $"light-{i}", CancellationToken.None).AsTask()));
+                    pending.Add(($"light-{i}", router.AdmitAsync(router.Pool, 1, 0, 100, 0, $"light-{i}", null, CancellationToken.None).AsTask()));
                 }
             }
             Collect(router, pending, counts);

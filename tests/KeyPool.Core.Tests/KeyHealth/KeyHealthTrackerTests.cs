@@ -115,30 +115,6 @@ public sealed class KeyHealthTrackerTests
     }
 
     [Fact]
-    public void Changed_ReportsEveryChangeMadeHere_ButNotAppliedStates()
-    {
-        var health = Tracker();
-        var changes = new List<KeyHealthState>();
-        health.Changed = changes.Add;
-
-        health.RecordFailure();
-        health.RecordFailure();
-        Assert.Empty(changes); // below the breaker threshold: nothing to share
-        health.RecordFailure();
-        health.CoolDown(TimeSpan.FromSeconds(5));
-        health.Revoke("invalid key");
-        health.Revoke("invalid key"); // already out: not again
-        health.Reenable();
-        health.Apply(new KeyHealthState("revoked elsewhere", 0, 0));
-
-        Assert.Equal(4, changes.Count);
-        Assert.NotEqual(0, changes[0].OpenUntilTicks);
-        Assert.Equal(_time.GetUtcNow().AddSeconds(5).UtcTicks, changes[1].CoolUntilTicks);
-        Assert.Equal("invalid key", changes[2].RevokedReason);
-        Assert.Equal(new KeyHealthState(null, 0, 0), changes[3]);
-    }
-
-    [Fact]
     public void Apply_TakesOverRevocationCircuitAndTheLaterCoolDown()
     {
         var health = Tracker();

@@ -19,6 +19,7 @@ public sealed class UpstreamOutcomePolicyTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
     private readonly KeyPoolRouter _router;
     private readonly UpstreamOutcomePolicy _policy;
+    private readonly KeyHealthUpdater _health;
 
     public UpstreamOutcomePolicyTests()
     {
@@ -30,7 +31,11 @@ public sealed class UpstreamOutcomePolicyTests
             new BudgetOptions { RequestsPerMinute = 600, TokensPerMinute = 100_000 },
             health, new Dictionary<int, GroupSettings>(), _time);
         _policy = new UpstreamOutcomePolicy(_time, health);
+        _health = new KeyHealthUpdater(_router, _time);
     }
+
+    // The policy judges, the health updater applies: what the request path does.
+    private OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome) => _health.Apply(admission, _policy.Complete(admission, outcome));
 
     private Admission Admit(long tokens = 500) => _router.TryAdmit(1, _router.Pool.ModelId("grok-4.3"), tokens)!.Value;
 
@@ -61,7 +66,7 @@ public sealed class UpstreamOutcomePolicyTests
     {
         var admission = Admit();
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, status, message));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, status, message));
 
         Assert.False(verdict.Succeeded);
         Assert.Equal(mayRetry, verdict.MayRetry);
@@ -77,7 +82,7 @@ public sealed class UpstreamOutcomePolicyTests
         var grok = _router.Pool.ModelId("grok-4.3");
         var other = _router.Pool.ModelId("grok-4-mini");
 
-        var verdict = _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
+        var verdict = Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
 
         Assert.Equal(KeyChange.AccessDenied, verdict.Change);
         Assert.Null(Key.Health.RevokedReason);
@@ -95,7 +100,7 @@ public sealed class UpstreamOutcomePolicyTests
         {
             var admission = _router.TryAdmit(group, grok, 1)!.Value;
             Assert.Equal(group, admission.Member.Group);
-            _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
+            Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 403, NoPermission));
         }
 
         Assert.Null(_router.TryAdmit(1, grok, 1));
@@ -105,16 +110,16 @@ public sealed class UpstreamOutcomePolicyTests
     [Fact]
     public void Complete_RevokedTwice_SaysRevokedOnce()
     {
-        Assert.Equal(KeyChange.Revoked, _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 401, "no")).Change);
+        Assert.Equal(KeyChange.Revoked, Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 401, "no")).Change);
         Key.Health.RecordSuccess();
         var second = new Admission(Key, RouteReason.Sticky, Admit().Window, _time.GetUtcNow().ToUnixTimeSeconds(), 1);
-        Assert.Equal(KeyChange.None, _policy.Complete(second, new UpstreamOutcome(OutcomeKind.Answered, 401, "no")).Change);
+        Assert.Equal(KeyChange.None, Complete(second, new UpstreamOutcome(OutcomeKind.Answered, 401, "no")).Change);
     }
 
     [Fact]
     public void Complete_RateLimitedWithReset_CoolsForTheReset_AndTellsTheClient()
     {
-        var verdict = _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, ResetAfter: TimeSpan.FromSeconds(7)));
+        var verdict = Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, ResetAfter: TimeSpan.FromSeconds(7)));
 
         Assert.Equal(KeyChange.CoolingDown, verdict.Change);
         Assert.Equal(TimeSpan.FromSeconds(7), verdict.CoolFor);
@@ -127,17 +132,17 @@ public sealed class UpstreamOutcomePolicyTests
     [Fact]
     public void Complete_RateLimitedWithoutReset_BacksOffDoubling()
     {
-        Assert.Equal(TimeSpan.FromSeconds(1), _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited)).CoolFor);
+        Assert.Equal(TimeSpan.FromSeconds(1), Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited)).CoolFor);
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(TimeSpan.FromSeconds(2), _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited)).CoolFor);
+        Assert.Equal(TimeSpan.FromSeconds(2), Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited)).CoolFor);
     }
 
     [Fact]
     public void Complete_ServerErrors_OpenTheBreakerOnTheThird()
     {
-        Assert.Equal(KeyChange.Failed, _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 502)).Change);
-        Assert.Equal(KeyChange.Failed, _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Unreachable)).Change);
-        var third = _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 500));
+        Assert.Equal(KeyChange.Failed, Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 502)).Change);
+        Assert.Equal(KeyChange.Failed, Complete(Admit(), new UpstreamOutcome(OutcomeKind.Unreachable)).Change);
+        var third = Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 500));
 
         Assert.Equal(KeyChange.CircuitOpened, third.Change);
         Assert.Equal(KeyState.Cooling, Key.Health.State);
@@ -149,7 +154,7 @@ public sealed class UpstreamOutcomePolicyTests
         Key.Health.RecordFailure();
         var admission = Admit(tokens: 500);
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 200, Tokens: 123));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 200, Tokens: 123));
 
         Assert.True(verdict.Succeeded);
         Assert.Equal(123, TokensUsed(admission));
@@ -163,7 +168,7 @@ public sealed class UpstreamOutcomePolicyTests
     {
         var admission = Admit();
 
-        _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 200, RemainingRequests: 10, RemainingTokens: 50_000, Tokens: 100));
+        Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 200, RemainingRequests: 10, RemainingTokens: 50_000, Tokens: 100));
 
         var (requests, tokens) = admission.Window.Used(_time.GetUtcNow().ToUnixTimeSeconds());
         Assert.Equal(590, requests);  // limit 600, the upstream has 10 left
@@ -175,7 +180,7 @@ public sealed class UpstreamOutcomePolicyTests
     {
         var admission = Admit();
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Unreachable));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.Unreachable));
 
         Assert.True(verdict.MayRetry);
         Assert.Equal((502, "upstream_unreachable"), (verdict.ClientStatus, verdict.ErrorCode));
@@ -185,7 +190,7 @@ public sealed class UpstreamOutcomePolicyTests
     [Fact]
     public void Complete_TimedOut_DoesNotRetry_TheDeadlineIsSpent()
     {
-        var verdict = _policy.Complete(Admit(), new UpstreamOutcome(OutcomeKind.TimedOut));
+        var verdict = Complete(Admit(), new UpstreamOutcome(OutcomeKind.TimedOut));
 
         Assert.False(verdict.MayRetry);
         Assert.Equal((504, "upstream_timeout"), (verdict.ClientStatus, verdict.ErrorCode));
@@ -198,7 +203,7 @@ public sealed class UpstreamOutcomePolicyTests
     {
         var admission = Admit(tokens: 500);
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.BrokeMidway, 200, ClientSawBytes: clientSawBytes));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.BrokeMidway, 200, ClientSawBytes: clientSawBytes));
 
         Assert.Equal(mayRetry, verdict.MayRetry);
         Assert.Equal(500, TokensUsed(admission)); // the cost is unknown, not zero: the estimate stays
@@ -214,7 +219,7 @@ public sealed class UpstreamOutcomePolicyTests
         _time.Advance(TimeSpan.FromSeconds(30));
         var probe = Admit(); // the one half-open probe
 
-        var verdict = _policy.Complete(probe, new UpstreamOutcome(OutcomeKind.ClientLeft, Tokens: 40));
+        var verdict = Complete(probe, new UpstreamOutcome(OutcomeKind.ClientLeft, Tokens: 40));
 
         Assert.True(verdict.Succeeded);
         Assert.Equal(40, TokensUsed(probe));
@@ -227,7 +232,7 @@ public sealed class UpstreamOutcomePolicyTests
         var admission = Admit();
         var before = admission.Window.BurstRequests;
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 500, RemainingTokens: 90_000));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 500, RemainingTokens: 90_000));
 
         Assert.True(verdict.BurstTightened);
         Assert.Equal(before / 2, admission.Window.BurstRequests);
@@ -240,9 +245,22 @@ public sealed class UpstreamOutcomePolicyTests
         var admission = Admit();
         var before = admission.Window.BurstRequests;
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 0, RemainingTokens: 90_000));
+        var verdict = Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 429, RateLimited, RemainingRequests: 0, RemainingTokens: 90_000));
 
         Assert.False(verdict.BurstTightened);
         Assert.Equal(before, admission.Window.BurstRequests);
+    }
+
+    [Fact]
+    public void Policy_ChangesNoHealth_TheUpdaterAppliesItsVerdict()
+    {
+        var admission = Admit();
+
+        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 401, "Incorrect API key provided"));
+
+        Assert.Equal(KeyAction.Revoke, verdict.Action);
+        Assert.Equal(KeyState.Active, Key.Health.State);
+        Assert.Equal(KeyChange.Revoked, _health.Apply(admission, verdict).Change);
+        Assert.Equal(KeyState.Revoked, Key.Health.State);
     }
 }

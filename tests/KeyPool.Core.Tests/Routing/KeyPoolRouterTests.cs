@@ -81,9 +81,9 @@ public sealed class KeyPoolRouterTests
         Assert.NotNull(router.TryAdmit(1, model, 1));
         Assert.NotNull(router.TryAdmit(1, model, 1));
 
-        Assert.Null(await router.AdmitAsync(1, model, 1, 0, CancellationToken.None));
+        Assert.Null(await router.AdmitAsync(router.Pool, 1, model, 1, 0, null, null, CancellationToken.None));
         Assert.Equal(1, router.Rejected);
-        Assert.Equal(1, router.RetryAfterSeconds(model));
+        Assert.Equal(1, router.RetryAfterSeconds(router.Pool, model, null));
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class KeyPoolRouterTests
         var model = router.Pool.ModelId("m");
         Assert.NotNull(router.TryAdmit(1, model, 1));
 
-        var waiting = router.AdmitAsync(1, model, 1, 0, CancellationToken.None).AsTask();
+        var waiting = router.AdmitAsync(router.Pool, 1, model, 1, 0, null, null, CancellationToken.None).AsTask();
         Assert.False(waiting.IsCompleted);
         _time.Advance(TimeSpan.FromSeconds(1));
 
@@ -108,7 +108,7 @@ public sealed class KeyPoolRouterTests
         // The upstream reports the whole minute used (someone else uses the key): nothing frees for 61 s.
         router.Pool.Window(router.Pool.Find(1)!, model).Observe(router.Second, 0, null);
 
-        var waiting = router.AdmitAsync(1, model, 1, 0, CancellationToken.None).AsTask();
+        var waiting = router.AdmitAsync(router.Pool, 1, model, 1, 0, null, null, CancellationToken.None).AsTask();
         _time.Advance(TimeSpan.FromSeconds(1));
         _time.Advance(TimeSpan.FromSeconds(1));
 

@@ -90,7 +90,7 @@ public sealed class PinnedAdmissionTests
         _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Null(await waiting);
-        Assert.Equal(1, router.RetryAfterSeconds(router.Pool, model)); // the pool has room elsewhere
+        Assert.Equal(1, router.RetryAfterSeconds(router.Pool, model, null)); // the pool has room elsewhere
         Assert.InRange(router.RetryAfterSecondsOnTeam(router.Pool, model, "b"), 50, 61);    // the pinned request does not
     }
 

@@ -27,8 +27,8 @@ public sealed class RetryPromisesTests
         Assert.Null(router.TryAdmit(1, 0, 1, 0, "b"));
         Assert.Null(router.TryAdmit(1, 0, 1, 0, "c"));
 
-        var waitB = router.RetryAfterSeconds(0, "b");
-        var waitC = router.RetryAfterSeconds(0, "c");
+        var waitB = router.RetryAfterSeconds(router.Pool, 0, "b");
+        var waitC = router.RetryAfterSeconds(router.Pool, 0, "c");
 
         Assert.Equal((1, 2), (waitB, waitC)); // one slot a second, in turn
         _time.Advance(TimeSpan.FromSeconds(1));
@@ -47,7 +47,7 @@ public sealed class RetryPromisesTests
         var router = Router(keys: 1, rpm: 60);
         router.TryAdmit(1, 0, 1, 0, "a");
         Assert.Null(router.TryAdmit(1, 0, 1, 0, "gone"));
-        Assert.Equal(1, router.RetryAfterSeconds(0, "gone"));
+        Assert.Equal(1, router.RetryAfterSeconds(router.Pool, 0, "gone"));
 
         _time.Advance(TimeSpan.FromSeconds(1 + RetryPromises.GraceSeconds + 1));
 
@@ -65,7 +65,7 @@ public sealed class RetryPromisesTests
         }
         Assert.Null(router.TryAdmit(1, 0, 1, 0, "late"));
 
-        var wait = router.RetryAfterSeconds(0, "late");
+        var wait = router.RetryAfterSeconds(router.Pool, 0, "late");
 
         Assert.Equal(61, wait); // the first second's requests leave the 61-bucket window then
         _time.Advance(TimeSpan.FromSeconds(wait));
@@ -97,7 +97,7 @@ public sealed class RetryPromisesTests
                 }
                 else if (!isRetry)
                 {
-                    retries.Add((second + router.RetryAfterSeconds(0, user), user));
+                    retries.Add((second + router.RetryAfterSeconds(router.Pool, 0, user), user));
                 }
                 retried += isRetry ? 1 : 0;
             }
@@ -127,7 +127,7 @@ public sealed class RetryPromisesTests
                 }
                 else
                 {
-                    router.RetryAfterSeconds(0, user); // promised, never redeemed
+                    router.RetryAfterSeconds(router.Pool, 0, user); // promised, never redeemed
                 }
             }
             _time.Advance(TimeSpan.FromSeconds(1));
