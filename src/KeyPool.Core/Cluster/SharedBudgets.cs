@@ -110,7 +110,8 @@ public sealed class SharedBudgets
                     ledgerLost = _epoch is not null && _epoch != beat.Epoch;
                     _epoch = beat.Epoch;
                 }
-                if (Health.DegradedReason is not null || ledgerLost)
+                var wasDown = Health.DegradedReason is not null;
+                if (wasDown || ledgerLost)
                 {
                     foreach (var budget in _budgets.Values)
                     {
@@ -119,6 +120,12 @@ public sealed class SharedBudgets
                     if (Health.MarkUp() || ledgerLost)
                     {
                         outcome = new RoundOutcome(RoundChange.Back, null, Instances, ledgerLost);
+                    }
+                    if (wasDown)
+                    {
+                        // No lease this round: the other instances write their outage spends in theirs, and a lease
+                        // granted before they have would not count them.
+                        return outcome;
                     }
                 }
                 var instances = Math.Max(1, Volatile.Read(ref _heartbeatCount));
