@@ -8,7 +8,13 @@ public static class TokenEstimate
     {
         ArgumentNullException.ThrowIfNull(options);
         var prompt = bodyBytes / Math.Max(1, options.BytesPerPromptToken);
-        var completion = maxTokens is > 0 ? maxTokens.Value : options.DefaultCompletionTokens;
-        return Math.Max(1, prompt + completion);
+        return Math.Max(1, prompt + Completion(maxTokens, options));
+    }
+
+    /// <summary>The completion part of <see cref="Reserve"/>: <paramref name="maxTokens"/>, or the default when unset.</summary>
+    public static long Completion(long? maxTokens, BudgetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return maxTokens is > 0 ? maxTokens.Value : options.DefaultCompletionTokens;
     }
 }

@@ -1,5 +1,6 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Limits;
+using KeyPool.Core.Money;
 using KeyPool.Core.Usage;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,7 @@ internal static class LimitsServices
         services.AddSingleton(sp => new UserLimiter(Counters(sp), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<UsageSeedReader>().Tokens));
         services.AddSingleton<TierLimits>();
         services.AddSingleton(sp => new SpendLimiter(Counters(sp), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<UsageSeedReader>().Spend));
+        services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<PriceTable>()));
         services.AddSingleton<TierSpendLimits>();
         return services;
     }

@@ -7,9 +7,9 @@ namespace KeyPool.Limits;
 
 /// <summary>
 /// The tiers' spend limits in money (<c>KeyPool:Tiers:&lt;tier&gt;:UsdPerDay</c>, <c>UsdPerMonth</c>) applied through the
-/// <see cref="SpendLimiter"/>: the request's cost is estimated at admission from its model's recent cost per token
-/// (<see cref="CostRates"/>, learned from the upstream's <c>cost_in_usd_ticks</c>) and settled with the real cost. With
-/// several instances each enforces limit / live instances, like the token limits.
+/// <see cref="SpendLimiter"/>: the request's cost is estimated at admission by the <see cref="CostEstimator"/> (the price
+/// table, else the model's recent cost per token learned from the upstream's <c>cost_in_usd_ticks</c>) and settled with
+/// the real cost. With several instances each enforces limit / live instances, like the token limits.
 /// </summary>
 internal sealed class TierSpendLimits : IDisposable
 {
@@ -18,24 +18,26 @@ internal sealed class TierSpendLimits : IDisposable
     private readonly IDisposable? _subscription;
     private volatile Dictionary<string, SpendLimits> _byTier;
 
-    public TierSpendLimits(SpendLimiter limiter, ClusterHealth cluster, IOptionsMonitor<Dictionary<string, TierOptions>> tiers)
+    public TierSpendLimits(SpendLimiter limiter, CostEstimator estimator, ClusterHealth cluster, IOptionsMonitor<Dictionary<string, TierOptions>> tiers)
     {
         _limiter = limiter;
+        Estimator = estimator;
         _cluster = cluster;
         _byTier = Build(tiers.CurrentValue);
         _subscription = tiers.OnChange(changed => _byTier = Build(changed));
     }
 
-    /// <summary>Each model's recent cost per token, learned from every answer that states its cost.</summary>
-    public CostRates Rates { get; } = new();
+    /// <summary>What a request is expected to cost: the amount reserved at admission.</summary>
+    public CostEstimator Estimator { get; }
 
     /// <summary>
     /// Admits one request of <paramref name="userId"/> (tier <paramref name="tier"/>) for <paramref name="model"/> reserving
-    /// about <paramref name="tokens"/> tokens; most tiers have no spend limit: one dictionary lookup, nothing held.
+    /// the cost of about <paramref name="promptTokens"/> in and <paramref name="completionTokens"/> out; most tiers have no
+    /// spend limit: one dictionary lookup, nothing held.
     /// </summary>
-    public SpendDecision TryAcquire(string userId, string tier, string? model, long tokens) =>
+    public SpendDecision TryAcquire(string userId, string tier, string? model, long promptTokens, long completionTokens) =>
         _byTier.TryGetValue(tier, out var limits) && limits.Any
-            ? _limiter.TryAcquire(userId, limits, Rates.Estimate(model, tokens) ?? 0, _cluster.Instances)
+            ? _limiter.TryAcquire(userId, limits, Estimator.Estimate(model, promptTokens, completionTokens), _cluster.Instances)
             : default;
 
     /// <summary>
@@ -46,7 +48,7 @@ internal sealed class TierSpendLimits : IDisposable
     {
         if (costTicks is { } cost && tokens is { } spent)
         {
-            Rates.Observe(model, spent, cost);
+            Estimator.Observe(model, spent, cost);
         }
         reservation?.Settle(costTicks ?? reservation.Ticks);
     }

@@ -102,7 +102,7 @@ internal sealed class ProxyHandler(
             return new Refusal(429, OpenAiError.RateLimit, "user_rate_limit_exceeded", TierLimits.Message(limit, exchange.Tier), RetryAfterSeconds: limit.RetryAfterSeconds);
         }
         // Spend in money, the same way: the estimate reserved here, the real cost settled at the end.
-        var spend = tierLimits.Spend.TryAcquire(exchange.UserId!, exchange.Tier, exchange.Plan.Model, exchange.Plan.Tokens);
+        var spend = tierLimits.Spend.TryAcquire(exchange.UserId!, exchange.Tier, exchange.Plan.Model, exchange.Plan.Tokens - exchange.Plan.CompletionTokens, exchange.Plan.CompletionTokens);
         if (!spend.Admitted)
         {
             limit.Reservation.Settle(0);

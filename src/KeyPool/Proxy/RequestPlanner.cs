@@ -15,7 +15,11 @@ namespace KeyPool.Proxy;
 /// <param name="Tokens">Tokens to reserve at admission.</param>
 /// <param name="StripUsageChunk">The gateway asks for stream usage the client did not: drop that chunk on the way back.</param>
 /// <param name="UnknownModel">The model is not in the catalog: the request must not go upstream (and has no budget).</param>
-internal readonly record struct RequestPlan(ReadOnlyMemory<byte> Body, string? Model, string Tier, int ModelId, long Tokens, bool StripUsageChunk, bool UnknownModel = false);
+internal readonly record struct RequestPlan(ReadOnlyMemory<byte> Body, string? Model, string Tier, int ModelId, long Tokens, bool StripUsageChunk, bool UnknownModel = false)
+{
+    /// <summary>The completion part of <see cref="Tokens"/> (the rest is the prompt), for the cost estimate.</summary>
+    public long CompletionTokens { get; init; }
+}
 
 /// <summary>Applies the tier's model pin and the gateway's own need for stream usage, and estimates the cost.</summary>
 internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMonitor<Dictionary<string, TierOptions>> tiers, ModelCatalog models)
@@ -56,6 +60,9 @@ internal sealed class RequestPlanner(IOptions<BudgetOptions> budgets, IOptionsMo
         }
         var addIncludeUsage = hasStreamOptions && chat.Stream && !chat.IncludeUsage;
         var upstreamBody = body.IsEmpty ? body : RequestBodyRewriter.Rewrite(body, chat, pinnedModel, addIncludeUsage, credentialUser);
-        return new RequestPlan(upstreamBody, model, tier, pool.ModelId(model), TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets), addIncludeUsage);
+        return new RequestPlan(upstreamBody, model, tier, pool.ModelId(model), TokenEstimate.Reserve(body.Length, chat.MaxTokens, _budgets), addIncludeUsage)
+        {
+            CompletionTokens = TokenEstimate.Completion(chat.MaxTokens, _budgets),
+        };
     }
 }
