@@ -27,7 +27,8 @@ internal sealed class AlertService(
     IAlertLease lease,
     InstanceName instance,
     IOptions<AlertOptions> options,
-    TimeProvider time) : PeriodicService(time)
+    TimeProvider time,
+    ILogger<AlertService> logger) : PeriodicService(time, logger)
 {
     private readonly AlertRules _rules = new(options.Value);
     private readonly AlertBook _book = new(options.Value.RepeatInterval);

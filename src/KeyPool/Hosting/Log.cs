@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(110, LogLevel.Information, "Upstream model list read: {Count} models; other model names are answered 404 by KeyPool")]
     public static partial void ModelListLoaded(ILogger logger, int count);
 
+    [LoggerMessage(500, LogLevel.Error, "Background task {Service} failed; it runs again at its next interval")]
+    public static partial void PeriodicTickFailed(ILogger logger, string service, Exception exception);
+
     [LoggerMessage(111, LogLevel.Warning, "Upstream model list not available ({Reason}): every model name is passed on, the budget table bounds itself")]
     public static partial void ModelListUnavailable(ILogger logger, string reason);
 

@@ -1,7 +1,11 @@
 namespace KeyPool.Hosting;
 
 /// <summary>A background service that does one thing every interval on the injected clock (tests advance a fake one).</summary>
-internal abstract class PeriodicService(TimeProvider time) : BackgroundService
+/// <remarks>
+/// A tick that throws is logged and the next one runs: an exception escaping a background service stops the whole
+/// host, and a flush, probe or alert check that failed once must not take the gateway down with it.
+/// </remarks>
+internal abstract class PeriodicService(TimeProvider time, ILogger logger) : BackgroundService
 {
     protected TimeProvider Time { get; } = time;
 
@@ -16,7 +20,14 @@ internal abstract class PeriodicService(TimeProvider time) : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await TickAsync(stoppingToken);
+                try
+                {
+                    await TickAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    Log.PeriodicTickFailed(logger, GetType().Name, exception);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -8,7 +8,7 @@ namespace KeyPool.Keys;
 
 /// <summary>Asks the upstream now and then whether revoked keys are back, and puts them back when they are.</summary>
 internal sealed class RevokedKeyProbe(
-    KeyPoolRouter router, KeyHealthUpdater health, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : PeriodicService(time)
+    KeyPoolRouter router, KeyHealthUpdater health, UpstreamKeyCheck check, IOptions<KeyHealthOptions> options, TimeProvider time, ILogger<RevokedKeyProbe> logger) : PeriodicService(time, logger)
 {
     protected override TimeSpan Interval => options.Value.RevokedProbeInterval;
 

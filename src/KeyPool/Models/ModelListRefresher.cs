@@ -12,7 +12,7 @@ namespace KeyPool.Models;
 /// <summary>Reads the upstream's model list (<c>GET /v1/models</c>) with a usable key, at start and every <see cref="ModelsOptions.RefreshInterval"/>.</summary>
 internal sealed class ModelListRefresher(
     ModelCatalog catalog, KeyPoolRouter router, UpstreamClient upstream, IOptions<ModelsOptions> options, TimeProvider time, ILogger<ModelListRefresher> logger)
-    : PeriodicService(time)
+    : PeriodicService(time, logger)
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(10);
 

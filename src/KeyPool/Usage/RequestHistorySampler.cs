@@ -5,7 +5,7 @@ using KeyPool.Hosting;
 namespace KeyPool.Usage;
 
 /// <summary>Feeds <see cref="RequestHistory"/> from the usage totals every few seconds, off the request path.</summary>
-internal sealed class RequestHistorySampler(RequestHistory history, KeyPoolRouter router, PoolTotals usage, TimeProvider time) : PeriodicService(time)
+internal sealed class RequestHistorySampler(RequestHistory history, KeyPoolRouter router, PoolTotals usage, TimeProvider time, ILogger<RequestHistorySampler> logger) : PeriodicService(time, logger)
 {
     /// <summary>Often enough that a minute's column is right within seconds; readers also sample, so the chart is never stale.</summary>
     public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(5);

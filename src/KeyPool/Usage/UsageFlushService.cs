@@ -19,7 +19,7 @@ internal sealed class UsageFlushService(
     ProxyGate gate,
     IOptions<UsageOptions> options,
     TimeProvider time,
-    ILogger<UsageFlushService> logger) : PeriodicService(time)
+    ILogger<UsageFlushService> logger) : PeriodicService(time, logger)
 {
     private long _droppedLogged;
 
