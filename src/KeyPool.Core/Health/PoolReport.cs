@@ -60,14 +60,14 @@ public static class PoolReport
         var usableTeams = keys.Where(k => k.State is KeyState.Active or KeyState.Saturated).Select(k => k.Team).Distinct().Count();
         var reasons = new List<string>();
         var revoked = keys.Count(k => k.State == KeyState.Revoked);
-        var cooling = keys.Count(k => k.State == KeyState.Cooling);
+        var cooling = keys.Count(k => k.State.IsCooling());
         if (revoked > 0)
         {
             reasons.Add($"{Plural(revoked, "key")} revoked: {string.Join(", ", keys.Where(k => k.State == KeyState.Revoked).Select(k => k.Group))}");
         }
         if (cooling > 0)
         {
-            reasons.Add($"{Plural(cooling, "key")} cooling down: {string.Join(", ", keys.Where(k => k.State == KeyState.Cooling).Select(k => k.Group))}");
+            reasons.Add($"{Plural(cooling, "key")} cooling down: {string.Join(", ", keys.Where(k => k.State.IsCooling()).Select(k => k.Group))}");
         }
         reasons.AddRange(SharedTeams(pool));
         return HealthGrader.Grade(keys.Count, usableTeams, capacity, reasons.Count == 0 ? null : string.Join("; ", reasons));

@@ -88,7 +88,9 @@ public sealed class KeyHealthTracker(KeyHealthOptions options, TimeProvider time
                 return KeyState.Revoked;
             }
             var now = time.GetUtcNow().UtcTicks;
-            return Volatile.Read(ref _coolUntil) > now || Volatile.Read(ref _openUntil) > now ? KeyState.Cooling : KeyState.Active;
+            return Volatile.Read(ref _openUntil) > now ? KeyState.CircuitOpen
+                : Volatile.Read(ref _coolUntil) > now ? KeyState.CoolingDown
+                : KeyState.Active;
         }
     }
 

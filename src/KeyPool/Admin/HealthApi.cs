@@ -53,6 +53,9 @@ internal static class HealthApi
         /// <summary>Every key group's money together.</summary>
         [JsonPropertyName("cost")] public Usage.CostFigures? Cost { get; init; }
 
+        /// <summary>Why a <c>cooling</c> key rests: <c>rate_limited</c> or <c>circuit_open</c>; null otherwise.</summary>
+        [JsonPropertyName("state_detail")] public string? StateDetail { get; init; }
+
         /// <summary>Money per upstream team (keys of one team share its bill).</summary>
         [JsonPropertyName("cost_by_team")] public IReadOnlyDictionary<string, Usage.CostFigures>? CostByTeam { get; init; }
     }
@@ -97,6 +100,9 @@ internal static class HealthApi
     {
         /// <summary>Money of this group: cost, the estimated part, cache share and what stickiness saved.</summary>
         [JsonPropertyName("cost")] public Usage.CostFigures? Cost { get; init; }
+
+        /// <summary>Why a <c>cooling</c> key rests: <c>rate_limited</c> or <c>circuit_open</c>; null otherwise.</summary>
+        [JsonPropertyName("state_detail")] public string? StateDetail { get; init; }
     }
 
     public static RouteGroupBuilder MapHealth(this RouteGroupBuilder admin)
@@ -141,7 +147,7 @@ internal static class HealthApi
             report.TokensUsed,
             report.TokensLimit,
             allRequests == 0 ? 0 : Math.Round(100.0 * total.Requests / allRequests, 2),
-            total.LastRequestAt) { Cost = Usage.CostFigures.Of(total) }).ToArray();
+            total.LastRequestAt) { Cost = Usage.CostFigures.Of(total), StateDetail = KeyStateNames.Detail(report.State) }).ToArray();
         // Users sit in groups whose key is gone: their requests spill; `keypool rebalance` moves them.
         var missing = userCounts.Keys.Where(g => pool.Find(g) is null).Order().ToArray();
         var health = PoolReport.Grade(pool, reports, capacity.Value);

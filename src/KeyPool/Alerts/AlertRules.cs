@@ -25,7 +25,7 @@ internal sealed class AlertRules(AlertOptions options)
             {
                 holding.Add(new AlertCondition(AlertKinds.KeyRevoked, key.Group, $"the upstream rejected the key of group {key.Group}" + Because(key.Reason)));
             }
-            if (key.State == KeyState.Cooling)
+            if (key.State.IsCooling())
             {
                 var since = _coolingSince.TryAdd(key.Group, now) ? now : _coolingSince[key.Group];
                 if (now - since >= options.CoolingLongerThan)

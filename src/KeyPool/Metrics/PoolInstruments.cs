@@ -24,7 +24,7 @@ internal sealed class PoolInstruments
     private const string GroupTag = "keypool.key_group";
     private static readonly TimeSpan UsersMaxAge = TimeSpan.FromSeconds(15);
     private static readonly string[] Group = ["group"];
-    private static readonly KeyState[] States = [KeyState.Active, KeyState.Cooling, KeyState.Saturated, KeyState.Revoked, KeyState.Missing];
+    private static readonly KeyState[] States = [KeyState.Active, KeyState.CoolingDown, KeyState.Saturated, KeyState.Revoked, KeyState.Missing]; // one per label: both resting states are "cooling"
     private static readonly (UserLimitKind Kind, string Name)[] Limits =
         [(UserLimitKind.RequestsPerMinute, "requests_per_minute"), (UserLimitKind.TokensPerMinute, "tokens_per_minute"), (UserLimitKind.TokensPerDay, "tokens_per_day")];
 
@@ -173,7 +173,7 @@ internal sealed class PoolInstruments
         {
             foreach (var state in States)
             {
-                yield return new Measurement<int>(state == current ? 1 : 0,
+                yield return new Measurement<int>(KeyStateNames.Of(state) == KeyStateNames.Of(current) ? 1 : 0,
                     new KeyValuePair<string, object?>(GroupTag, group), new KeyValuePair<string, object?>("keypool.key_state", KeyStateNames.Of(state)));
             }
         }

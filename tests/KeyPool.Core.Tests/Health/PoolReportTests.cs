@@ -35,7 +35,7 @@ public sealed class PoolReportTests
         Assert.Equal(31, health.TotalKeys);
         Assert.Equal(23 * 30_000, health.EstimatedCapacity.DailyUsers);
         Assert.Equal(KeyState.Revoked, reports[2].State);
-        Assert.Equal(KeyState.Cooling, reports[8].State);
+        Assert.Equal(KeyState.CoolingDown, reports[8].State);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class KeyHealthTrackerTests
         Assert.True(health.RecordFailure()); // opened
 
         Assert.False(health.TryEnter());
-        Assert.Equal(KeyState.Cooling, health.State);
+        Assert.Equal(KeyState.CircuitOpen, health.State);
         _time.Advance(TimeSpan.FromSeconds(30));
         Assert.True(health.TryEnter());  // the half-open probe
         Assert.False(health.TryEnter()); // only one
@@ -132,5 +132,25 @@ public sealed class KeyHealthTrackerTests
         _time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(KeyState.Active, health.State);
         Assert.True(health.TryEnter());
+    }
+
+    [Fact]
+    public void RestingStates_AreTwo_ShownAsCoolingWithADetail()
+    {
+        var health = Tracker();
+        health.CoolDown(TimeSpan.FromSeconds(5));
+        Assert.Equal(KeyState.CoolingDown, health.State);
+        health.RecordFailure();
+        health.RecordFailure();
+        health.RecordFailure();
+        Assert.Equal(KeyState.CircuitOpen, health.State); // the open circuit is told first: it outlasts a 429's rest
+
+        Assert.Equal("cooling", KeyStateNames.Of(KeyState.CoolingDown));
+        Assert.Equal("cooling", KeyStateNames.Of(KeyState.CircuitOpen));
+        Assert.Equal("rate_limited", KeyStateNames.Detail(KeyState.CoolingDown));
+        Assert.Equal("circuit_open", KeyStateNames.Detail(KeyState.CircuitOpen));
+        Assert.Null(KeyStateNames.Detail(KeyState.Active));
+        Assert.True(KeyState.CircuitOpen.IsCooling());
+        Assert.False(KeyState.Saturated.IsCooling());
     }
 }

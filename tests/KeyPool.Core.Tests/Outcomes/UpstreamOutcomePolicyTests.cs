@@ -51,7 +51,7 @@ public sealed class UpstreamOutcomePolicyTests
         { 403, NoPermission, KeyState.Active, true, 403, "model_not_permitted" },
         { 400, "Invalid value for 'user': the API key field must not be sent in the body.", KeyState.Active, false, 400, "invalid_request" },
         { 429, CreditsGone, KeyState.Revoked, true, 429, "upstream_credits_exhausted" },
-        { 429, RateLimited, KeyState.Cooling, true, 429, "rate_limit_exceeded" },
+        { 429, RateLimited, KeyState.CoolingDown, true, 429, "rate_limit_exceeded" },
         { 400, BadArgument, KeyState.Active, false, 400, "invalid_request" },
         { 404, NoModel, KeyState.Active, false, 404, "not_found" },
         { 413, "Request entity too large.", KeyState.Active, false, 413, "request_too_large" },
@@ -124,7 +124,7 @@ public sealed class UpstreamOutcomePolicyTests
         Assert.Equal(KeyChange.CoolingDown, verdict.Change);
         Assert.Equal(TimeSpan.FromSeconds(7), verdict.CoolFor);
         _time.Advance(TimeSpan.FromSeconds(6));
-        Assert.Equal(KeyState.Cooling, Key.Health.State);
+        Assert.Equal(KeyState.CoolingDown, Key.Health.State);
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(KeyState.Active, Key.Health.State);
     }
@@ -145,7 +145,7 @@ public sealed class UpstreamOutcomePolicyTests
         var third = Complete(Admit(), new UpstreamOutcome(OutcomeKind.Answered, 500));
 
         Assert.Equal(KeyChange.CircuitOpened, third.Change);
-        Assert.Equal(KeyState.Cooling, Key.Health.State);
+        Assert.Equal(KeyState.CircuitOpen, Key.Health.State);
     }
 
     [Fact]

@@ -158,7 +158,7 @@ public sealed class UpstreamFaultMatrixTests(ITestOutputHelper output)
         }
 
         Assert.All(burst, s => Assert.Equal(HttpStatusCode.OK, s)); // each 503 was retried on key 2
-        Assert.Equal(KeyState.Cooling, key1.Health.State); // open after 3 failures: the 4th went to key 2 directly
+        Assert.Equal(KeyState.CircuitOpen, key1.Health.State); // open after 3 failures: the 4th went to key 2 directly
         Assert.Equal(new[] { 3, 4 }, await Settlement.AssertBalancedAsync(gateway));
 
         time.Advance(TimeSpan.FromSeconds(31)); // the half-open probe is let through, and succeeds
