@@ -1,7 +1,8 @@
 namespace KeyPool.Core.Budgets;
 
 /// <summary>
-/// One sliding-minute budget of requests and tokens, in one-second buckets, with a burst allowance.
+/// One sliding-minute budget of requests and tokens, in one-second buckets (<see cref="MinuteBuckets"/>, the
+/// table; this class holds the rules), with a burst allowance.
 /// A bucket leaves the window 61 s after its second began, so the window always covers at least the
 /// last full 60 s: the upstream, which counts exactly 60 s, never sees more than the limit. Inside the
 /// minute a token bucket (refilled by a sixtieth of the budget each second, holding
@@ -10,7 +11,7 @@ namespace KeyPool.Core.Budgets;
 /// </summary>
 public sealed class RateWindow
 {
-    private const int Buckets = 61;
+    private const int Buckets = MinuteBuckets.Count;
 
     // Bucket credit is kept in sixtieths (of a request, of a token): a second adds exactly the minute's
     // budget in these units, so the refill is exact integer arithmetic.
@@ -19,14 +20,7 @@ public sealed class RateWindow
     private const int MinPaceSeconds = 10;
 
     private readonly Lock _lock = new();
-    private readonly long[] _requests = new long[Buckets];
-    private readonly long[] _tokens = new long[Buckets];
-    private readonly int[] _overShare = new int[Buckets]; // requests of users over their fair share, per bucket
-    private long _second = long.MinValue; // the second of the newest bucket
-    private long _since = long.MinValue;  // the first second of the window's current run (it restarts after a minute idle)
-    private long _requestSum;
-    private long _tokenSum;
-    private long _overShareSum;
+    private readonly MinuteBuckets _buckets = new();
     private long _requestCredit;
     private long _tokenCredit;
     private int _burstRequests;
@@ -64,14 +58,14 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
-            if (_requestSum + 1 > Limits.RequestsPerMinute || _requestCredit < Unit)
+            if (_buckets.Requests + 1 > Limits.RequestsPerMinute || _requestCredit < Unit)
             {
                 return false;
             }
             // A request bigger than a whole burst (or minute) passes only into a full bucket (an empty window),
             // otherwise it could never pass at all; the bucket then owes the difference.
             var tokenCost = tokens * Unit;
-            if ((_tokenSum > 0 && _tokenSum + tokens > Limits.TokensPerMinute) || (_tokenCredit < tokenCost && _tokenCredit < _burstTokens * Unit))
+            if ((_buckets.Tokens > 0 && _buckets.Tokens + tokens > Limits.TokensPerMinute) || (_tokenCredit < tokenCost && _tokenCredit < _burstTokens * Unit))
             {
                 return false;
             }
@@ -79,17 +73,8 @@ public sealed class RateWindow
             {
                 return false;
             }
-            var slot = Slot(second);
-            _requests[slot]++;
-            _tokens[slot] += tokens;
-            _requestSum++;
-            _tokenSum += tokens;
+            _buckets.Add(second, 1, tokens, overShare);
             _requestCredit -= Unit;
-            if (overShare)
-            {
-                _overShare[slot]++;
-                _overShareSum++;
-            }
             _tokenCredit -= tokenCost;
             _openReservations++;
             _reservedTokens += tokens;
@@ -103,20 +88,20 @@ public sealed class RateWindow
     {
         var reserve = Limits.RequestsPerSecond;
         if (_requestCredit < (1 + Math.Min(reserve, _burstRequests - 1)) * Unit
-            || (_tokenSum > 0 && _tokenSum + tokens + Limits.TokensPerSecond > Limits.TokensPerMinute))
+            || (_buckets.Tokens > 0 && _buckets.Tokens + tokens + Limits.TokensPerSecond > Limits.TokensPerMinute))
         {
             return false;
         }
         // The pace over the window's run so far, but over at least 10 s: two requests in a window's first second are no rate.
-        var pace = (double)(_requestSum - _overShareSum) / Math.Clamp(second - _since + 1, MinPaceSeconds, Buckets);
-        double covered = Limits.RequestsPerMinute - _requestSum - 1;
+        var pace = (double)(_buckets.Requests - _buckets.OverShare) / Math.Clamp(second - _buckets.Since + 1, MinPaceSeconds, Buckets);
+        double covered = Limits.RequestsPerMinute - _buckets.Requests - 1;
         if (covered < reserve)
         {
             return false;
         }
         for (var i = 1; i < Buckets; i++)
         {
-            covered += _requests[Slot(second + i)];
+            covered += _buckets.RequestsAt(second + i);
             if (covered < (pace * i) + reserve)
             {
                 return false;
@@ -135,14 +120,7 @@ public sealed class RateWindow
             Advance(second);
             // The bucket gets back what was reserved and not spent (or owes what was spent beyond it).
             _tokenCredit = Math.Min(_burstTokens * Unit, _tokenCredit + (reserved - actual) * Unit);
-            if (second <= _second - Buckets)
-            {
-                return; // already out of the window
-            }
-            var slot = Slot(second);
-            var delta = Math.Max(-_tokens[slot], actual - reserved);
-            _tokens[slot] += delta;
-            _tokenSum += delta;
+            _buckets.CorrectTokens(second, actual - reserved);
         }
     }
 
@@ -156,16 +134,13 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
-            var slot = Slot(second);
-            if (remainingRequests is { } requests && Limits.RequestsPerMinute - _requestSum - requests is var extraRequests && extraRequests > 0)
+            if (remainingRequests is { } requests && Limits.RequestsPerMinute - _buckets.Requests - requests is var extraRequests && extraRequests > 0)
             {
-                _requests[slot] += extraRequests;
-                _requestSum += extraRequests;
+                _buckets.Add(second, extraRequests, 0);
             }
-            if (remainingTokens is { } tokens && Limits.TokensPerMinute - _tokenSum - tokens is var extraTokens && extraTokens > 0)
+            if (remainingTokens is { } tokens && Limits.TokensPerMinute - _buckets.Tokens - tokens is var extraTokens && extraTokens > 0)
             {
-                _tokens[slot] += extraTokens;
-                _tokenSum += extraTokens;
+                _buckets.Add(second, 0, extraTokens);
             }
         }
     }
@@ -202,8 +177,8 @@ public sealed class RateWindow
     /// lock (a value not yet advanced to the current second only overstates what is spent).
     /// </summary>
     public bool IsShort() =>
-        Volatile.Read(ref _requestSum) * 2 > Limits.RequestsPerMinute
-        || Volatile.Read(ref _tokenSum) > Limits.TokensPerMinute / 2
+        _buckets.Requests * 2 > Limits.RequestsPerMinute
+        || _buckets.Tokens > Limits.TokensPerMinute / 2
         || Volatile.Read(ref _requestCredit) < Volatile.Read(ref _burstRequests) * (Unit / 2);
 
     /// <summary>
@@ -227,7 +202,7 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
-            return (_requestSum, _tokenSum);
+            return (_buckets.Requests, _buckets.Tokens);
         }
     }
 
@@ -238,8 +213,8 @@ public sealed class RateWindow
         {
             Advance(second);
             var burst = _requestCredit < Unit ? 0 : (double)_requestCredit / (_burstRequests * Unit);
-            var requests = Math.Min(1.0 - (double)_requestSum / Limits.RequestsPerMinute, burst);
-            var tokens = 1.0 - (double)_tokenSum / Limits.TokensPerMinute;
+            var requests = Math.Min(1.0 - (double)_buckets.Requests / Limits.RequestsPerMinute, burst);
+            var tokens = 1.0 - (double)_buckets.Tokens / Limits.TokensPerMinute;
             return Math.Max(0, Math.Min(requests, tokens));
         }
     }
@@ -250,7 +225,7 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
-            return (int)Math.Max(0, Math.Min(Limits.RequestsPerMinute - _requestSum, _requestCredit / Unit));
+            return (int)Math.Max(0, Math.Min(Limits.RequestsPerMinute - _buckets.Requests, _requestCredit / Unit));
         }
     }
 
@@ -266,27 +241,11 @@ public sealed class RateWindow
         lock (_lock)
         {
             Advance(second);
-            _requests.CopyTo(requests);
-            sum = _requestSum;
+            _buckets.CopyRequests(requests);
+            sum = _buckets.Requests;
             credit = _requestCredit;
         }
-        var cap = (long)BurstRequests * Unit;
-        for (var i = 0; i < perSecond.Length; i++)
-        {
-            var s = second + i;
-            if (i > 0)
-            {
-                var slot = Slot(s);
-                sum -= requests[slot]; // the bucket of s - 61 leaves
-                requests[slot] = 0;
-                credit = Math.Min(cap, credit + Limits.RequestsPerMinute);
-            }
-            var free = (int)Math.Max(0, Math.Min(Limits.RequestsPerMinute - sum, credit / Unit));
-            perSecond[i] = free;
-            requests[Slot(s)] += free;
-            sum += free;
-            credit -= free * Unit;
-        }
+        RequestForecast.Run(requests, sum, credit, (long)BurstRequests * Unit, Limits.RequestsPerMinute, Unit, second, perSecond);
     }
 
     /// <summary>Seconds from <paramref name="second"/> until a request could fit again (at least 1).</summary>
@@ -300,7 +259,7 @@ public sealed class RateWindow
             {
                 wait = Math.Max(wait, (Unit - _requestCredit + Limits.RequestsPerMinute - 1) / Math.Max(1, Limits.RequestsPerMinute));
             }
-            if (_requestSum < Limits.RequestsPerMinute && _tokenSum < Limits.TokensPerMinute)
+            if (_buckets.Requests < Limits.RequestsPerMinute && _buckets.Tokens < Limits.TokensPerMinute)
             {
                 return (int)Math.Min(60, wait);
             }
@@ -308,8 +267,7 @@ public sealed class RateWindow
             for (var age = Buckets - 1; age >= 0; age--)
             {
                 var bucketSecond = second - age;
-                var slot = Slot(bucketSecond);
-                if (_requests[slot] > 0 || _tokens[slot] > 0)
+                if (_buckets.Holds(bucketSecond))
                 {
                     return (int)Math.Max(wait, bucketSecond + Buckets - second);
                 }
@@ -318,42 +276,19 @@ public sealed class RateWindow
         }
     }
 
-    private static int Slot(long second) => (int)(((second % Buckets) + Buckets) % Buckets);
-
+    // Moves the buckets on and refills the burst allowance for the seconds that passed.
     private void Advance(long second)
     {
-        if (second <= _second)
+        var elapsed = _buckets.Advance(second);
+        if (elapsed == long.MaxValue)
         {
-            return;
-        }
-        if (_second == long.MinValue || second - _second >= Buckets)
-        {
-            Array.Clear(_requests);
-            Array.Clear(_tokens);
-            Array.Clear(_overShare);
-            _requestSum = 0;
-            _tokenSum = 0;
-            _overShareSum = 0;
-            _since = second;
             _requestCredit = _burstRequests * Unit;
             _tokenCredit = _burstTokens * Unit;
         }
-        else
+        else if (elapsed > 0)
         {
-            for (var s = _second + 1; s <= second; s++)
-            {
-                var slot = Slot(s);
-                _requestSum -= _requests[slot];
-                _tokenSum -= _tokens[slot];
-                _overShareSum -= _overShare[slot];
-                _requests[slot] = 0;
-                _tokens[slot] = 0;
-                _overShare[slot] = 0;
-            }
-            var elapsed = second - _second;
             _requestCredit = Math.Min(_burstRequests * Unit, _requestCredit + elapsed * Limits.RequestsPerMinute);
             _tokenCredit = Math.Min(_burstTokens * Unit, _tokenCredit + elapsed * Limits.TokensPerMinute);
         }
-        _second = second;
     }
 }

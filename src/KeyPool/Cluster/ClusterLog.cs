@@ -3,10 +3,10 @@ namespace KeyPool.Cluster;
 /// <summary>Log lines of the shared state between instances (event ids 6xx). Keys only by group.</summary>
 internal static partial class ClusterLog
 {
-    [LoggerMessage(600, LogLevel.Error, "Shared state unavailable ({Reason}): each instance now serves 1/{Instances} of every budget until it is back")]
+    [LoggerMessage(620, LogLevel.Error, "Shared state unavailable ({Reason}): each instance now serves 1/{Instances} of every budget until it is back")]
     public static partial void Down(ILogger logger, string reason, int instances);
 
-    [LoggerMessage(601, LogLevel.Information, "Shared state is back ({Instances} instances; it had lost its data: {Lost}): recent spends written, budgets leased again")]
+    [LoggerMessage(621, LogLevel.Information, "Shared state is back ({Instances} instances; it had lost its data: {Lost}): recent spends written, budgets leased again")]
     public static partial void Back(ILogger logger, int instances, bool lost);
 
     [LoggerMessage(610, LogLevel.Information, "Cluster: instance {Instance} sharing budgets and key state through Redis at {Endpoint}")]

@@ -74,6 +74,24 @@ public sealed class GatewayKeyCacheTests
     }
 
     [Fact]
+    public void TryGet_RecentlyUsedKey_StaysWhenTheCacheFills()
+    {
+        var cache = new GatewayKeyCache(10, TimeSpan.FromMinutes(1), _time);
+        var hot = GatewayKeySecret.Hash(GatewayKeySecret.Generate());
+        cache.Set(hot, Key("hot"), cache.Version);
+        for (var i = 0; i < 50; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            Assert.True(cache.TryGet(hot, out _));
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            cache.Set(GatewayKeySecret.Hash(GatewayKeySecret.Generate()), Key($"cold-{i}"), cache.Version);
+            Assert.True(cache.Count <= 10, $"held {cache.Count}");
+        }
+
+        Assert.True(cache.TryGet(hot, out _));
+    }
+
+    [Fact]
     public void Set_ManyMoreThanCapacity_StaysBounded()
     {
         var cache = new GatewayKeyCache(1_000, TimeSpan.FromMinutes(1), _time);

@@ -233,6 +233,29 @@ public sealed class UserLimiterTests
     }
 
     [Fact]
+    public void TryAcquire_PastTheCap_DropsTheLeastRecentlyActiveAtOnce_NotThoseInFlight()
+    {
+        var limiter = Limiter(capacity: 10);
+        var limits = new UserLimits(RequestsPerMinute: 60);
+        var inFlight = limiter.TryAcquire("u0", limits, 1); // the least recently active, but its request is not answered yet
+        for (var i = 1; i < 10; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            limiter.TryAcquire($"u{i}", limits, 1).Reservation.Settle(1);
+        }
+        Assert.Equal(10, limiter.Count);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        limiter.TryAcquire("u10", limits, 1).Reservation.Settle(1);
+
+        // 11 > 10: down to 9 at once, no sweep needed; "u0" holds a reservation, so only "u1" of the two oldest goes.
+        Assert.Equal(10, limiter.Count);
+        inFlight.Reservation.Settle(1);
+        Assert.Equal(1, limiter.Sweep());
+        Assert.Equal(9, limiter.Count);
+    }
+
+    [Fact]
     public void Sweep_WithoutAStore_KeepsTodaysDayTotalsUntilMidnight()
     {
         var limiter = Limiter();
