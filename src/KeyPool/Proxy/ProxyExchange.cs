@@ -95,7 +95,7 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>Tokens the upstream spent over all attempts, once the attempts are over; null when unknown (a failure).</summary>
     public long? SpentTokens { get; set; }
 
-    /// <summary>What the upstream said the attempts cost (<c>cost_in_usd_ticks</c>); null while no answer said.</summary>
+    /// <summary>What the attempts cost (<c>cost_in_usd_ticks</c>, else the price table's figure); null while unknown.</summary>
     public long? CostTicks { get; set; }
 
     // outcome

@@ -18,6 +18,7 @@ internal sealed class UpstreamAttempts(
     KeyHealthUpdater health,
     AttemptLog attempts,
     Keys.KeyAccessProbe access,
+    Core.Money.PriceTable prices,
     DeadlineSources deadlines,
     IOptions<RoutingOptions> routing,
     Telemetry.RequestObserver observer)
@@ -95,7 +96,7 @@ internal sealed class UpstreamAttempts(
                 access.Request(admission.Member); // only the upstream's own word (blocked) takes the key out
             }
             exchange.AttemptTokens += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
-            if (result.Usage?.CostTicks is { } cost)
+            if (result.Usage?.Cost(prices, plan.Model) is { } cost) // a spend limit settles on the price table's figure when the upstream states none
             {
                 exchange.CostTicks = (exchange.CostTicks ?? 0) + cost;
             }

@@ -178,7 +178,12 @@ internal readonly record struct TokenCounts(long Prompt, long Completion, long R
     /// </summary>
     public UsageSample ToSample(int group, int status, PriceTable prices, string? model)
     {
-        var estimate = CostTicks is null ? prices.Estimate(model, Prompt, Cached, Completion, Reasoning) : null;
+        var estimate = CostTicks is null ? Estimate(prices, model) : null;
         return new(group, status, Prompt, Completion, Reasoning, Cached, Total, CostTicks ?? estimate ?? 0, estimate is not null, prices.Saved(model, Cached));
     }
+
+    /// <summary>What the answer cost: the upstream's figure, else the price table's for these counts, else unknown (null).</summary>
+    public long? Cost(PriceTable prices, string? model) => CostTicks ?? Estimate(prices, model);
+
+    private long? Estimate(PriceTable prices, string? model) => prices.Estimate(model, Prompt, Cached, Completion, Reasoning);
 }
