@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KeyPool.Core.Money;
 
 namespace KeyPool.Core.Limits;
 
@@ -7,16 +8,13 @@ namespace KeyPool.Core.Limits;
 /// <param name="TicksPerMonth">Spend per UTC calendar month.</param>
 public readonly record struct SpendLimits(long? TicksPerDay = null, long? TicksPerMonth = null)
 {
-    /// <summary>Ticks in one US dollar.</summary>
-    public const long TicksPerUsd = 10_000_000_000;
-
     /// <summary>True when a limit is set: only then does the user hold a counter.</summary>
     public bool Any => TicksPerDay is not null || TicksPerMonth is not null;
 
     /// <summary>Limits from dollar amounts (null: none).</summary>
     public static SpendLimits FromUsd(decimal? perDay, decimal? perMonth) => new(Ticks(perDay), Ticks(perMonth));
 
-    private static long? Ticks(decimal? usd) => usd is { } value ? (long)Math.Min(long.MaxValue, Math.Round(value * TicksPerUsd)) : null;
+    private static long? Ticks(decimal? usd) => usd is { } value ? (long)Math.Min(long.MaxValue, Math.Round(value * UsdTicks.PerUsd)) : null;
 }
 
 /// <summary>The answer of <see cref="SpendLimiter.TryAcquire"/>; <see cref="Admitted"/> when <see cref="Exceeded"/> is null.</summary>

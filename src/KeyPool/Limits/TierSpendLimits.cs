@@ -1,6 +1,7 @@
 using KeyPool.Configuration;
 using KeyPool.Core.Cluster;
 using KeyPool.Core.Limits;
+using KeyPool.Core.Money;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.Limits;
@@ -56,7 +57,7 @@ internal sealed class TierSpendLimits : IDisposable
     /// <summary>What the client is told when <paramref name="decision"/> refused a request.</summary>
     public static string Message(in SpendDecision decision, string tier)
     {
-        var usd = (decimal)decision.LimitTicks / SpendLimits.TicksPerUsd;
+        var usd = UsdTicks.ToUsd(decision.LimitTicks);
         var (period, boundary) = decision.Exceeded == "month" ? ("month", "the 1st of next month, 00:00 UTC") : ("day", "00:00 UTC");
         return string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"User spend limit per {period} (${usd:0.########}) of tier {tier} reached. It resets at {boundary}, in {decision.RetryAfterSeconds} s.");

@@ -1,11 +1,12 @@
 using KeyPool.Core.Limits;
+using KeyPool.Core.Money;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KeyPool.Core.Tests.Limits;
 
 public sealed class SpendLimiterTests
 {
-    private const long Usd = SpendLimits.TicksPerUsd;
+    private const long Usd = UsdTicks.PerUsd;
 
     // 22:00 UTC on the last day of a month: two hours to the day's end and the month's.
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 22, 0, 0, TimeSpan.Zero));

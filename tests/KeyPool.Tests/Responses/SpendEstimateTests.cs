@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using KeyPool.Core.Limits;
+using KeyPool.Core.Money;
 using KeyPool.Tests.Infrastructure;
 
 namespace KeyPool.Tests.Responses;
@@ -43,7 +44,7 @@ public sealed class SpendEstimateTests
         };
         if (limitTicks is { } ticks)
         {
-            settings["KeyPool:Tiers:free:UsdPerDay"] = ((decimal)ticks / SpendLimits.TicksPerUsd).ToString(CultureInfo.InvariantCulture);
+            settings["KeyPool:Tiers:free:UsdPerDay"] = UsdTicks.ToUsd(ticks).ToString(CultureInfo.InvariantCulture);
         }
         return GatewayHarness.StartAsync(keyCount: 1, settings: settings, emulator: e => e.ModelsWithoutCost.Add(Model));
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using KeyPool.Core.Limits;
+using KeyPool.Core.Money;
 using KeyPool.Emulator;
 using KeyPool.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,7 +31,7 @@ public sealed class SpendRestartTests
         var limit = billed.Sum() + (billed[^1] / 2);
         await using var after = await GatewayHarness.StartAsync(keyCount: 2, settings: new Dictionary<string, string?>
         {
-            ["KeyPool:Tiers:free:UsdPerDay"] = ((decimal)limit / SpendLimits.TicksPerUsd).ToString(CultureInfo.InvariantCulture),
+            ["KeyPool:Tiers:free:UsdPerDay"] = UsdTicks.ToUsd(limit).ToString(CultureInfo.InvariantCulture),
             ["ConnectionStrings:KeyPool"] = $"Data Source={before.DatabasePath}",
         });
         var limiter = after.App.Services.GetRequiredService<SpendLimiter>();
