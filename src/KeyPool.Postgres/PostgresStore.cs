@@ -62,26 +62,22 @@ public sealed class PostgresStore : IUserStore, IUsageStore, IUserUsageStore, IU
         }, cancellationToken);
 
     /// <summary>Migrates (when constructed to) or checks the schema, and learns the type of <c>user_profiles.id</c>.</summary>
-    public Task InitializeAsync(CancellationToken cancellationToken) =>
-        _database.RunAsync(async ct =>
+    public Task InitializeAsync(CancellationToken cancellationToken) => _database.InitializeAsync(_migrate, cancellationToken, ReadUserIdTypeAsync);
+
+    // user_profiles may predate KeyPool (Supabase keys it by uuid): every query casts to the type it has.
+    private async Task ReadUserIdTypeAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'user_profiles'::regclass AND attname = 'id';", connection);
+        var type = (string?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        _database.UserIdType = type switch
         {
-            if (_migrate)
-            {
-                await PostgresMigrations.MigrateAsync(_database.DataSource, ct).ConfigureAwait(false);
-            }
-            await using var connection = await _database.OpenAsync(ct).ConfigureAwait(false);
-            await PostgresMigrations.RequireCurrentAsync(connection, ct).ConfigureAwait(false);
-            await using var command = new NpgsqlCommand(
-                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'user_profiles'::regclass AND attname = 'id';", connection);
-            var type = (string?)await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-            _database.UserIdType = type switch
-            {
-                "uuid" => UserIdType.Uuid,
-                "text" or null => UserIdType.Text,
-                _ when type.StartsWith("character varying", StringComparison.Ordinal) => UserIdType.Text,
-                _ => throw new StoreSchemaException($"user_profiles.id is of type {type}; KeyPool supports text, varchar and uuid ids."),
-            };
-        }, cancellationToken);
+            "uuid" => UserIdType.Uuid,
+            "text" or null => UserIdType.Text,
+            _ when type.StartsWith("character varying", StringComparison.Ordinal) => UserIdType.Text,
+            _ => throw new StoreSchemaException($"user_profiles.id is of type {type}; KeyPool supports text, varchar and uuid ids."),
+        };
+    }
 
     /// <inheritdoc />
     public Task<UserRecord?> FindAsync(string userId, CancellationToken cancellationToken) =>

@@ -1,4 +1,5 @@
 using KeyPool.Core.Storage;
+using KeyPool.Postgres.Schema;
 using Npgsql;
 
 namespace KeyPool.Postgres.Connections;
@@ -23,6 +24,26 @@ internal sealed class PostgresDatabase : IAsyncDisposable
 
     public ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
         DataSource.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>
+    /// What every store on this database does before use: applies the missing migrations when <paramref name="migrate"/>
+    /// (<c>serve --migrate</c>), else only checks, and refuses a schema that is not current with what to run. Then
+    /// <paramref name="schemaRead"/>, if any, reads what it needs of the schema on the same connection.
+    /// </summary>
+    public Task InitializeAsync(bool migrate, CancellationToken cancellationToken, Func<NpgsqlConnection, CancellationToken, Task>? schemaRead = null) =>
+        RunAsync(async ct =>
+        {
+            if (migrate)
+            {
+                await PostgresMigrations.MigrateAsync(DataSource, ct).ConfigureAwait(false);
+            }
+            await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+            await PostgresMigrations.RequireCurrentAsync(connection, ct).ConfigureAwait(false);
+            if (schemaRead is not null)
+            {
+                await schemaRead(connection, ct).ConfigureAwait(false);
+            }
+        }, cancellationToken);
 
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
     {

@@ -1,6 +1,5 @@
 using KeyPool.Core.Callers;
 using KeyPool.Postgres.Connections;
-using KeyPool.Postgres.Schema;
 using Npgsql;
 
 namespace KeyPool.Postgres.GatewayKeys;
@@ -27,16 +26,7 @@ public sealed class PostgresGatewayKeyStore : IGatewayKeyStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task InitializeAsync(CancellationToken cancellationToken) =>
-        _database.RunAsync(async ct =>
-        {
-            if (_migrate)
-            {
-                await PostgresMigrations.MigrateAsync(_database.DataSource, ct).ConfigureAwait(false);
-            }
-            await using var connection = await _database.OpenAsync(ct).ConfigureAwait(false);
-            await PostgresMigrations.RequireCurrentAsync(connection, ct).ConfigureAwait(false);
-        }, cancellationToken);
+    public Task InitializeAsync(CancellationToken cancellationToken) => _database.InitializeAsync(_migrate, cancellationToken);
 
     /// <inheritdoc />
     public Task AddAsync(GatewayKey key, GatewayKeyHash hash, CancellationToken cancellationToken)

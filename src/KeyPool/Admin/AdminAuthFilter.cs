@@ -1,5 +1,6 @@
 using KeyPool.Auth;
 using KeyPool.Errors;
+using KeyPool.Proxy;
 
 namespace KeyPool.Admin;
 
@@ -10,6 +11,10 @@ namespace KeyPool.Admin;
 /// </summary>
 internal sealed class AdminAuthFilter(CallerAuthenticator auth, CallerThrottles throttles) : IEndpointFilter
 {
+    private static readonly Refusal NotAdmin = new(403, OpenAiError.Permission, "not_admin", "The token is valid but does not carry the admin role (KeyPool:Auth:Jwt:AdminRole).");
+    private static readonly Refusal InvalidToken = new(401, OpenAiError.Authentication, "invalid_admin_token",
+        "Admin endpoints need Authorization: Bearer <admin token> (KeyPool:AdminToken) or a JWT with the admin role.");
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var throttle = throttles.Admin;
@@ -19,13 +24,9 @@ internal sealed class AdminAuthFilter(CallerAuthenticator auth, CallerThrottles 
             case AdminAccess.Granted:
                 return await next(context);
             case AdminAccess.Forbidden:
-                return new OpenAiErrorResult(403, "The token is valid but does not carry the admin role (KeyPool:Auth:Jwt:AdminRole).", OpenAiError.Permission, "not_admin");
+                return NotAdmin;
             default:
-                if (await throttle.FailedAsync(http, "admin"))
-                {
-                    return Results.Empty;
-                }
-                return new OpenAiErrorResult(401, "Admin endpoints need Authorization: Bearer <admin token> (KeyPool:AdminToken) or a JWT with the admin role.", OpenAiError.Authentication, "invalid_admin_token");
+                return throttle.Failed(http, "admin", InvalidToken);
         }
     }
 }

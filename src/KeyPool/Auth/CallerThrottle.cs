@@ -1,6 +1,7 @@
 using System.Globalization;
 using KeyPool.Core.Callers;
 using KeyPool.Errors;
+using KeyPool.Proxy;
 
 namespace KeyPool.Auth;
 
@@ -17,10 +18,10 @@ namespace KeyPool.Auth;
 internal sealed class CallerThrottle(FailedAttemptThrottle throttle, ILogger logger)
 {
     /// <summary>
-    /// Counts a failed attempt. When the address was already made to wait, writes 429 with Retry-After and returns
-    /// true; otherwise returns false (the caller answers 401) with Retry-After set once past the free failures.
+    /// Counts a failed attempt and says how to answer it: 429 with Retry-After when the address was already made to
+    /// wait, else <paramref name="unauthorized"/> (the door's 401), with Retry-After once past the free failures.
     /// </summary>
-    public async ValueTask<bool> FailedAsync(HttpContext context, string door)
+    public Refusal Failed(HttpContext context, string door, Refusal unauthorized)
     {
         var source = ClientAddress.SourceOf(context.Connection.RemoteIpAddress);
         var waiting = throttle.Any ? throttle.RetryAfter(source) : TimeSpan.Zero;
@@ -28,19 +29,18 @@ internal sealed class CallerThrottle(FailedAttemptThrottle throttle, ILogger log
         if (waiting > TimeSpan.Zero)
         {
             var seconds = Seconds(delay);
-            context.Response.Headers.RetryAfter = seconds;
-            await OpenAiError.WriteAsync(context, 429, $"Too many failed {door} attempts from this address: retry after {seconds} s.", OpenAiError.RateLimit, "too_many_failed_attempts");
-            return true;
+            return new Refusal(429, OpenAiError.RateLimit, "too_many_failed_attempts",
+                string.Create(CultureInfo.InvariantCulture, $"Too many failed {door} attempts from this address: retry after {seconds} s."), RetryAfterSeconds: seconds);
         }
         if (delay > TimeSpan.Zero)
         {
             AuthLog.AdminThrottled(logger, source, delay);
-            context.Response.Headers.RetryAfter = Seconds(delay);
+            return unauthorized with { RetryAfterSeconds = Seconds(delay) };
         }
-        return false;
+        return unauthorized;
     }
 
-    private static string Seconds(TimeSpan wait) => ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+    private static int Seconds(TimeSpan wait) => (int)Math.Ceiling(wait.TotalSeconds);
 }
 
 /// <summary>The two doors: <c>/v1</c> (client tokens, gateway keys, JWTs) and the admin side (<c>/api/admin</c>, <c>/metrics</c>).</summary>

@@ -1,5 +1,6 @@
 using KeyPool.Auth;
 using KeyPool.Errors;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -9,6 +10,9 @@ namespace KeyPool.Metrics;
 internal static class MetricsEndpoint
 {
     private const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    private static readonly Refusal InvalidToken = new(401, OpenAiError.Authentication, "invalid_admin_token",
+        "/metrics needs Authorization: Bearer <admin token> (KeyPool:Metrics:RequireAdminToken is on).");
 
     public static IServiceCollection AddKeyPoolMetrics(this IServiceCollection services)
     {
@@ -30,18 +34,10 @@ internal static class MetricsEndpoint
         HttpContext context, GatewayMetrics metrics, CallerAuthenticator auth, CallerThrottles throttles, IOptions<MetricsOptions> options, CancellationToken cancellationToken)
     {
         var throttle = throttles.Admin; // the admin token opens /metrics: guesses count as admin attempts
-        if (options.Value.RequireAdminToken)
+        if (options.Value.RequireAdminToken && !auth.IsAdmin(context.Request))
         {
-            if (!auth.IsAdmin(context.Request))
-            {
-                if (await throttle.FailedAsync(context, "/metrics"))
-                {
-                    return;
-                }
-                await new OpenAiErrorResult(401, "/metrics needs Authorization: Bearer <admin token> (KeyPool:Metrics:RequireAdminToken is on).",
-                    OpenAiError.Authentication, "invalid_admin_token").ExecuteAsync(context);
-                return;
-            }
+            await throttle.Failed(context, "/metrics", InvalidToken).ExecuteAsync(context);
+            return;
         }
         // Buffered: a failed scrape answers 500 instead of a truncated exposition.
         using var buffer = new MemoryStream();

@@ -119,7 +119,7 @@ internal sealed class ProxyGate(
         }
         if (caller is null)
         {
-            return await _throttle.FailedAsync(context, "authentication") ? Refusal.Answered : InvalidCredentials;
+            return _throttle.Failed(context, "authentication", InvalidCredentials);
         }
         exchange.Caller = caller;
         switch (endpoints.Check(context, endUser: caller.UserId is not null, out var path))

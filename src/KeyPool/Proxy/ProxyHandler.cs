@@ -6,7 +6,7 @@ namespace KeyPool.Proxy;
 
 /// <summary>
 /// <c>/v1/*</c> as a pipeline of stages over one <see cref="ProxyExchange"/>: gate (<see cref="ProxyGate"/>), read
-/// (<see cref="RequestBodies"/>), identify (<see cref="RequestIdentifier"/>), stored objects, plan
+/// (<see cref="RequestBodies"/>), identify (<see cref="RequestIdentifier"/>), stored objects (<see cref="StoredObjectAccess"/>), plan
 /// (<see cref="RequestPlanner"/>), limit (the tier's limits), attempts (<see cref="UpstreamAttempts"/>). A stage that
 /// will not go on returns a <see cref="Refusal"/>; the first one ends the request and is the answer, written by
 /// <see cref="Refusal.WriteAsync"/> alone. What the limit stage and the attempts reserve is held by the exchange's
@@ -72,7 +72,7 @@ internal sealed class ProxyHandler(
     {
         var refusal = await bodies.ReadAsync(exchange)
             ?? await identifier.IdentifyAsync(exchange)
-            ?? await StoredObjectsAsync(exchange)
+            ?? await storedObjects.ResolveAsync(exchange)
             ?? planner.Plan(exchange)
             ?? Limit(exchange);
         if (refusal is not null)
@@ -82,14 +82,6 @@ internal sealed class ProxyHandler(
         refusal = await attempts.RunAsync(exchange);
         exchange.Stored?.Complete(exchange.Context);
         return refusal;
-    }
-
-    // Stored responses and deferred completions: the owner's check, and the team that holds the object.
-    private async ValueTask<Refusal?> StoredObjectsAsync(ProxyExchange exchange)
-    {
-        var userId = string.IsNullOrEmpty(exchange.UserId) ? null : exchange.UserId;
-        exchange.Stored = await storedObjects.ResolveAsync(exchange.Context, exchange.Path, exchange.ClientBody, exchange.EndUser, userId, exchange.Pool!);
-        return exchange.Stored is { IsAnswered: true } ? Refusal.Answered : null;
     }
 
     // The user's tier limits, before any key is asked: a refusal costs no key's budget and never reaches the upstream.

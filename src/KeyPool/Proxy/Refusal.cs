@@ -4,9 +4,10 @@ using KeyPool.Errors;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// Why a stage of the request path will not go on, as the client will see it. Stages return one instead of writing an
-/// answer; <see cref="WriteAsync"/> is the one writer. Refusals that never vary are static, so refusing allocates
-/// nothing more than building the answer.
+/// Why a stage of the request path (or a door outside it: the admin API, <c>/metrics</c>) will not go on, as the client
+/// will see it. Stages return one instead of writing an answer; <see cref="WriteAsync"/> (<see cref="ExecuteAsync"/>
+/// outside <c>/v1</c>) is the one writer. Refusals that never vary are static, so refusing allocates nothing more than
+/// building the answer.
 /// </summary>
 /// <param name="Status">The HTTP status.</param>
 /// <param name="Type">The OpenAI error type.</param>
@@ -15,11 +16,8 @@ namespace KeyPool.Proxy;
 /// <param name="Param">The request field at fault, if one is.</param>
 /// <param name="RetryAfterSeconds">Sent as <c>Retry-After</c> when set.</param>
 /// <param name="CloseConnection">Sent with <c>Connection: close</c>: the client must not send on this connection.</param>
-internal sealed record Refusal(int Status, string Type, string Code, string Message, string? Param = null, int? RetryAfterSeconds = null, bool CloseConnection = false)
+internal sealed record Refusal(int Status, string Type, string Code, string Message, string? Param = null, int? RetryAfterSeconds = null, bool CloseConnection = false) : IResult
 {
-    /// <summary>The stage answered already (a part outside the request path writes its own answer): nothing more is written.</summary>
-    public static readonly Refusal Answered = new(0, "", "", "");
-
     public static Refusal InvalidRequest(int status, string code, string message, string? param = null) =>
         new(status, OpenAiError.InvalidRequest, code, message, param);
 
@@ -27,31 +25,33 @@ internal sealed record Refusal(int Status, string Type, string Code, string Mess
         new(503, OpenAiError.Server, code, message, RetryAfterSeconds: retryAfterSeconds);
 
     /// <summary>Writes <paramref name="refusal"/> in OpenAI's shape and records its status and code on the exchange.</summary>
-    public static async Task WriteAsync(ProxyExchange exchange, Refusal refusal)
+    public static Task WriteAsync(ProxyExchange exchange, Refusal refusal)
     {
         exchange.Refusal = refusal;
-        if (ReferenceEquals(refusal, Answered))
-        {
-            return;
-        }
-        var context = exchange.Context;
         exchange.Status = refusal.Status;
         exchange.ErrorCode = refusal.Code;
-        if (context.Response.HasStarted)
+        return refusal.ExecuteAsync(exchange.Context);
+    }
+
+    /// <summary>Writes this refusal in OpenAI's shape, with its headers.</summary>
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        if (response.HasStarted)
         {
             return; // the client has its answer's head already (a stream ended by an error event)
         }
-        if (refusal.RetryAfterSeconds is { } seconds)
+        if (RetryAfterSeconds is { } seconds)
         {
-            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
-        if (refusal.CloseConnection)
+        if (CloseConnection)
         {
-            context.Response.Headers.Connection = "close";
+            response.Headers.Connection = "close";
         }
         try
         {
-            await OpenAiError.WriteAsync(context, refusal.Status, refusal.Message, refusal.Type, refusal.Code, refusal.Param);
+            await OpenAiError.WriteAsync(httpContext, Status, Message, Type, Code, Param);
         }
         catch (Exception exception) when (exception is IOException or OperationCanceledException or InvalidOperationException)
         {

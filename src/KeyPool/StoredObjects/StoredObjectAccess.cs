@@ -3,7 +3,7 @@ using KeyPool.Core.Cluster;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Storage;
 using KeyPool.Core.StoredObjects;
-using KeyPool.Errors;
+using KeyPool.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace KeyPool.StoredObjects;
@@ -30,23 +30,23 @@ internal sealed class StoredObjectAccess(
     // A shared store may be written by another instance right now: a miss is read once more after a short delay.
     private readonly bool _sharedStore = store.Kind == Storage.StoreKind.Postgres;
 
+    private static readonly Refusal StoreUnavailable = Refusal.Unavailable(
+        "store_unavailable", "The database that says which key holds this stored object is unavailable right now. Retry in a few seconds.", 5);
+
     /// <summary>
-    /// Null when the request has nothing to do with stored objects; <see cref="StoredObjectRoute.Answered"/> when this
-    /// wrote the answer (404, 503); else the route: the team to pin to (or none), and what to record at the end.
+    /// The stored-objects stage: null when the request may go on, with <see cref="ProxyExchange.Stored"/> set when it
+    /// touches stored objects (the team to pin to, or none, and what to record at the end); else why not (404, 503).
+    /// Reads the validated path, the body, the caller and the pool from <paramref name="exchange"/>.
     /// </summary>
-    /// <param name="context">The exchange.</param>
-    /// <param name="path">The validated path below <c>/v1</c>.</param>
-    /// <param name="body">The request body.</param>
-    /// <param name="endUser">The credential names its user (gateway key, JWT).</param>
-    /// <param name="userId">The user the request acts for, or null (a backend naming nobody).</param>
-    /// <param name="pool">The request's pool.</param>
-    public async ValueTask<StoredObjectRoute?> ResolveAsync(HttpContext context, string path, ReadOnlyMemory<byte> body, bool endUser, string? userId, PoolSnapshot pool)
+    public async ValueTask<Refusal?> ResolveAsync(ProxyExchange exchange)
     {
-        var request = StoredObjectRequest.Read(context.Request.Method, path, body.Span);
+        var context = exchange.Context;
+        var request = StoredObjectRequest.Read(context.Request.Method, exchange.Path, exchange.ClientBody.Span);
         if (!request.Any)
         {
             return null;
         }
+        var userId = string.IsNullOrEmpty(exchange.UserId) ? null : exchange.UserId; // null: a backend naming nobody
         string? team = null;
         if (request.ReferenceId is { } id)
         {
@@ -58,19 +58,17 @@ internal sealed class StoredObjectAccess(
             }
             catch (StoreUnavailableException)
             {
-                context.Response.Headers.RetryAfter = "5";
-                await OpenAiError.WriteAsync(context, 503, "The database that says which key holds this stored object is unavailable right now. Retry in a few seconds.", OpenAiError.Server, "store_unavailable");
-                return StoredObjectRoute.Answered;
+                return StoreUnavailable;
             }
-            if (!MayUse(owner, endUser, userId) || (owner is not null && owner.Kind != request.ReferenceKind))
+            if (!MayUse(owner, exchange.EndUser, userId) || (owner is not null && owner.Kind != request.ReferenceKind))
             {
-                await NotFoundAsync(context, request.ReferenceKind, id);
-                return StoredObjectRoute.Answered;
+                return NotFound(request.ReferenceKind, id);
             }
             // A team no longer in the pool has taken its objects with it: the user's own group answers (the upstream's 404).
-            team = owner is not null && KeyPoolRouter.HasTeam(pool, owner.Team) ? owner.Team : null;
+            team = owner is not null && KeyPoolRouter.HasTeam(exchange.Pool!, owner.Team) ? owner.Team : null;
         }
-        return new StoredObjectRoute(directory, time, request, team, userId, context);
+        exchange.Stored = new StoredObjectRoute(directory, time, request, team, userId, context);
+        return null;
     }
 
     /// <summary>Whether a caller may use <paramref name="owner"/> (null: an id KeyPool does not know).</summary>
@@ -83,10 +81,10 @@ internal sealed class StoredObjectAccess(
         return userId is null ? !endUser : owner.UserId is null ? !endUser : string.Equals(owner.UserId, userId, StringComparison.Ordinal);
     }
 
-    private static Task NotFoundAsync(HttpContext context, Core.StoredObjects.StoredObjectKind kind, string id)
+    private static Refusal NotFound(StoredObjectKind kind, string id)
     {
-        var what = kind == Core.StoredObjects.StoredObjectKind.Deferred ? "deferred completion" : "response";
-        return OpenAiError.WriteAsync(context, 404, string.Create(CultureInfo.InvariantCulture, $"No {what} with id '{Truncate(id)}' was found."), OpenAiError.InvalidRequest, "not_found");
+        var what = kind == StoredObjectKind.Deferred ? "deferred completion" : "response";
+        return Refusal.InvalidRequest(404, "not_found", string.Create(CultureInfo.InvariantCulture, $"No {what} with id '{Truncate(id)}' was found."));
     }
 
     // Ids come from callers: the message echoes a bounded part.

@@ -10,17 +10,12 @@ namespace KeyPool.StoredObjects;
 /// </summary>
 internal sealed class StoredObjectRoute
 {
-    /// <summary>The answer was written already (404, 503): nothing more to do.</summary>
-    public static readonly StoredObjectRoute Answered = new();
-
-    private readonly StoredObjectDirectory? _directory;
-    private readonly TimeProvider? _time;
+    private readonly StoredObjectDirectory _directory;
+    private readonly TimeProvider _time;
     private readonly StoredObjectRequest _request;
     private readonly string? _userId;
     private readonly CreatedIdCapture? _capture;
     private PoolMember? _served;
-
-    private StoredObjectRoute() => IsAnswered = true;
 
     internal StoredObjectRoute(StoredObjectDirectory directory, TimeProvider time, StoredObjectRequest request, string? team, string? userId, HttpContext context)
     {
@@ -36,9 +31,6 @@ internal sealed class StoredObjectRoute
         }
     }
 
-    /// <summary>True for <see cref="Answered"/>.</summary>
-    public bool IsAnswered { get; }
-
     /// <summary>The team whose keys alone may serve this request, or null.</summary>
     public string? Team { get; }
 
@@ -49,7 +41,7 @@ internal sealed class StoredObjectRoute
     public void Complete(HttpContext context)
     {
         _capture?.Release();
-        if (_directory is null || _time is null || context.Response.StatusCode is < 200 or >= 300 || _served is not { } served)
+        if (context.Response.StatusCode is < 200 or >= 300 || _served is not { } served)
         {
             return;
         }

@@ -1,4 +1,6 @@
 using KeyPool.Core.Storage;
+using KeyPool.Postgres.GatewayKeys;
+using KeyPool.Postgres.StoredObjects;
 using KeyPool.Postgres.Tests.Infrastructure;
 
 namespace KeyPool.Postgres.Tests.Schema;
@@ -62,6 +64,26 @@ public sealed class PostgresMigrationsTests(PostgresFixture fixture) : IAsyncLif
         await store.InitializeAsync(None);
 
         Assert.Equal(1, (await store.GetOrAssignAsync("alice", "free", [1], None)).User.ApiKeyGroup);
+    }
+
+    [Fact]
+    public async Task Initialize_GatewayKeyAndStoredObjectStores_CheckTheSchemaLikeTheUserStore()
+    {
+        await using var keys = new PostgresGatewayKeyStore(_database.ConnectionString, _database.Time, migrate: false);
+        await using var objects = new PostgresStoredObjectStore(_database.ConnectionString, migrate: false);
+
+        var unmigrated = await Task.WhenAll(
+            Assert.ThrowsAsync<StoreSchemaException>(() => keys.InitializeAsync(None)),
+            Assert.ThrowsAsync<StoreSchemaException>(() => objects.InitializeAsync(None)));
+        await using (var migrating = new PostgresStoredObjectStore(_database.ConnectionString, migrate: true))
+        {
+            await migrating.InitializeAsync(None);
+        }
+        await keys.InitializeAsync(None);
+        await objects.InitializeAsync(None);
+
+        Assert.All(unmigrated, error => Assert.Contains("keypool db migrate", error.Message, StringComparison.Ordinal));
+        Assert.Equal((long)PostgresStore.SchemaVersion, await _database.ScalarAsync<long>("SELECT count(*) FROM keypool_schema_versions;"));
     }
 
     [Fact]
