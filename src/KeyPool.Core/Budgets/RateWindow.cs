@@ -1,23 +1,21 @@
 namespace KeyPool.Core.Budgets;
 
 /// <summary>
-/// One sliding-minute budget of requests and tokens, in one-second buckets (<see cref="MinuteBuckets"/>, the
-/// table; this class holds the rules), with a burst allowance.
-/// A bucket leaves the window 61 s after its second began, so the window always covers at least the
-/// last full 60 s: the upstream, which counts exactly 60 s, never sees more than the limit. Inside the
-/// minute a token bucket (refilled by a sixtieth of the budget each second, holding
-/// <see cref="BudgetLimits.BurstSeconds"/> of it) lets a quiet key take a burst at once (a user's
-/// requests stay on their key) without spending the whole minute in its first second.
+/// One sliding-minute budget of requests and tokens, in one-second buckets (<see cref="MinuteBuckets"/>, the table;
+/// this class holds the rules), with a burst allowance. A bucket leaves the window 61 s after its second began, so the
+/// window always covers at least the last full 60 s: the upstream, which counts exactly 60 s, never sees more than the
+/// limit. Inside the minute a token bucket (refilled by a sixtieth of the budget each second, holding
+/// <see cref="BudgetLimits.BurstSeconds"/> of it) lets a quiet key take a burst at once (a user's requests stay on
+/// their key) without spending the whole minute in its first second.
 /// </summary>
 public sealed class RateWindow
 {
     private const int Buckets = MinuteBuckets.Count;
+    private const int MinPaceSeconds = 10;
 
     // Bucket credit is kept in sixtieths (of a request, of a token): a second adds exactly the minute's
     // budget in these units, so the refill is exact integer arithmetic.
     private const long Unit = 60;
-
-    private const int MinPaceSeconds = 10;
 
     private readonly Lock _lock = new();
     private readonly MinuteBuckets _buckets = new();
@@ -124,10 +122,18 @@ public sealed class RateWindow
         }
     }
 
+    /// <summary>Corrects the tokens counted at <paramref name="second"/> by <paramref name="delta"/> (never below zero) for a reservation made elsewhere.</summary>
+    public void Correct(long second, long delta)
+    {
+        lock (_lock)
+        {
+            _buckets.CorrectTokens(second, delta);
+        }
+    }
+
     /// <summary>
-    /// Corrects the local view with the upstream's: when it has less left than is counted here
-    /// (something else uses the key, or its limit is lower), the difference is charged to the current
-    /// second, so the key is not overrun.
+    /// Corrects the local view with the upstream's: when it has less left than is counted here (something else uses the
+    /// key, or its limit is lower), the difference is charged to the current second, so the key is not overrun.
     /// </summary>
     public void Observe(long second, long? remainingRequests, long? remainingTokens)
     {
@@ -146,9 +152,9 @@ public sealed class RateWindow
     }
 
     /// <summary>
-    /// Called when the upstream answered 429. When its <c>remaining</c> figures still showed room, it
-    /// enforces a window finer than the minute: the burst allowance is halved (down to one request) and
-    /// true is returned, so the caller can say so. A 429 with nothing left, or without figures, changes nothing.
+    /// Called when the upstream answered 429. When its <c>remaining</c> figures still showed room, it enforces a window
+    /// finer than the minute: the burst allowance is halved (down to one request) and true is returned, so the caller can
+    /// say so. A 429 with nothing left, or without figures, changes nothing.
     /// </summary>
     public bool TightenBurst(long second, long? remainingRequests, long? remainingTokens)
     {
@@ -230,9 +236,9 @@ public sealed class RateWindow
     }
 
     /// <summary>
-    /// Forecasts, from the state now, how many requests could start in each of the coming seconds if every
-    /// free one were taken as soon as it frees: <paramref name="perSecond"/>[i] is for <paramref name="second"/> + i.
-    /// Only the request budget is forecast (tokens depend on requests not yet seen).
+    /// Forecasts, from the state now, how many requests could start in each of the coming seconds if every free one were
+    /// taken as soon as it frees: <paramref name="perSecond"/>[i] is for <paramref name="second"/> + i. Only the request
+    /// budget is forecast (tokens depend on requests not yet seen).
     /// </summary>
     public void ForecastRequests(long second, Span<int> perSecond)
     {

@@ -8,7 +8,8 @@ namespace KeyPool.Core.Outcomes;
 /// <param name="Change">What happened to the key: filled in by <see cref="KeyHealthUpdater.Apply"/>, which carries out <paramref name="Action"/>.</param>
 /// <param name="CoolFor">How long the key rests (429), which is also the client's <c>Retry-After</c>: filled in with <paramref name="Change"/>.</param>
 /// <param name="Reason">Why the key changes, for the log and the revocation (never a secret).</param>
-/// <param name="BurstTightened">The upstream refused with room left in its minute, so the team's burst allowance was halved (<see cref="Budgets.RateWindow.TightenBurst"/>).</param>
+/// <param name="BurstTightened">The upstream refused with room left in its minute, so the team's burst allowance was halved (<see cref="Budgets.RateWindow.TightenBurst"/>): filled in
+/// with what the request's budget did when it settled the attempt.</param>
 /// <param name="Action">What the key's health must take from this outcome (the policy decides, the health updater applies).</param>
 /// <param name="ResetAfter">With <see cref="KeyAction.CoolDown"/>: when the upstream said its window resets, if it did; with
 /// <see cref="KeyAction.DenyModel"/>: how long the key is spared the model.</param>

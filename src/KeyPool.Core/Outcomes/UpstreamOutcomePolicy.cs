@@ -1,25 +1,17 @@
-using KeyPool.Core.Routing;
-
 namespace KeyPool.Core.Outcomes;
 
 /// <summary>
-/// The one place that decides what an upstream answer means (the gateway's passive health policy): it
-/// corrects the budget with the upstream's remaining counts, settles the reservation, and returns a
-/// verdict — what the key's health must take (<see cref="KeyAction"/>: cool, revoke, count a failure …),
-/// whether another key may try and what the client sees. It changes no health itself:
-/// <see cref="KeyHealthUpdater.Apply"/> does. The forwarder only reports facts (<see cref="UpstreamOutcome"/>).
+/// The one place that decides what an upstream answer means (the gateway's passive health policy): it returns a
+/// verdict — what the key's health must take (<see cref="KeyAction"/>: cool, revoke, count a failure …), whether another
+/// key may try and what the client sees. It changes nothing itself: <see cref="KeyHealthUpdater.Apply"/> applies the
+/// verdict to the key's health, and the request's budget settles what the attempt cost. The forwarder only reports facts
+/// (<see cref="UpstreamOutcome"/>).
 /// </summary>
-public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealthOptions healthOptions)
+public sealed class UpstreamOutcomePolicy(KeyHealth.KeyHealthOptions healthOptions)
 {
-    /// <summary>Judges <paramref name="outcome"/> of the attempt admitted as <paramref name="admission"/> and settles its budget. Call exactly once per admission.</summary>
-    public OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
+    /// <summary>Judges <paramref name="outcome"/>, one attempt's facts.</summary>
+    public OutcomeVerdict Judge(in UpstreamOutcome outcome)
     {
-        // Settle first: the upstream's remaining counts already include this request's real cost.
-        admission.Settle(SpentTokens(admission.ReservedTokens, outcome));
-        if (outcome.RemainingRequests is not null || outcome.RemainingTokens is not null)
-        {
-            admission.Window.Observe(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
-        }
         switch (outcome.Kind)
         {
             case OutcomeKind.ClientLeft:
@@ -32,14 +24,7 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
             case OutcomeKind.BrokeMidway:
                 return Failure(mayRetry: !outcome.ClientSawBytes, 502, "upstream_failed");
         }
-        if (outcome.Status < 400)
-        {
-            return OutcomeVerdict.Done;
-        }
-        // A 429 while the upstream still reported room: it enforces a window finer than the minute; the team's burst tightens.
-        var tightened = outcome.Status == 429 && admission.Window.TightenBurst(time.GetUtcNow().ToUnixTimeSeconds(), outcome.RemainingRequests, outcome.RemainingTokens);
-        var verdict = Refused(outcome);
-        return tightened ? verdict with { BurstTightened = true } : verdict;
+        return outcome.Status < 400 ? OutcomeVerdict.Done : Refused(outcome);
     }
 
     private OutcomeVerdict Refused(in UpstreamOutcome outcome)
@@ -74,17 +59,6 @@ public sealed class UpstreamOutcomePolicy(TimeProvider time, KeyHealth.KeyHealth
 
     private static OutcomeVerdict Failure(bool mayRetry, int status, string code) =>
         new(false, mayRetry, status, code, Action: KeyAction.Failure);
-
-
-    /// <summary>What an attempt cost the upstream: its reported usage, 0 when refused or unanswered, else the <paramref name="reserved"/> estimate.</summary>
-    public static long SpentTokens(long reserved, in UpstreamOutcome outcome) => outcome.Kind switch
-    {
-        // Refused or never answered: the upstream spent nothing on it.
-        OutcomeKind.Unreachable or OutcomeKind.TimedOut => 0,
-        OutcomeKind.Answered when outcome.Status >= 400 => 0,
-        // Answered, or cut off: what the upstream reported, else the estimate (the cost is unknown, not zero).
-        _ => outcome.Tokens ?? reserved,
-    };
 
     private static string ErrorCodeFor(int status) => status switch
     {

@@ -5,14 +5,28 @@ using KeyPool.Core.Fairness;
 namespace KeyPool.Core.Routing;
 
 /// <summary>A request let through to one key, holding its reservation until it is settled.</summary>
-/// <remarks><paramref name="Lease"/> is the shared budget the request also spent from, or null when this instance is alone.</remarks>
+/// <remarks>
+/// <paramref name="Lease"/> is the shared budget the request also spent from, or null when this instance is alone. On the
+/// request path the request's budget (<c>Requests.RequestBudget</c>) holds it and settles it, once.
+/// </remarks>
 public readonly record struct Admission(PoolMember Member, RouteReason Reason, RateWindow Window, long Second, long ReservedTokens, int ModelId = 0, SharedBudget? Lease = null)
 {
-    /// <summary>Replaces the reservation with what the request really cost (0 when the upstream refused it).</summary>
-    public void Settle(long actualTokens)
+    /// <summary>
+    /// Replaces the reservation with what the request really cost (0 when the upstream refused it) and returns the team's
+    /// window for the model now (a change of its limits since the admission replaced <see cref="Window"/>). Call once.
+    /// </summary>
+    internal RateWindow Settle(long actualTokens)
     {
         Window.Settle(Second, ReservedTokens, actualTokens);
         Lease?.Settle(Second, ReservedTokens, actualTokens);
+        var current = Member.Budget.For(ModelId);
+        if (current.Window != Window && current.CarriedAt >= Second)
+        {
+            // The new window was charged what this one counted, this reservation included, at the change's second:
+            // the correction goes there too, or the new window keeps the estimate.
+            current.Window.Correct(current.CarriedAt, actualTokens - ReservedTokens);
+        }
+        return current.Window;
     }
 }
 

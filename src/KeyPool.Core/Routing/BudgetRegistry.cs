@@ -75,6 +75,8 @@ public sealed class BudgetRegistry
 /// One team's budgets per model. On a change of the team's limits, the local window and the cluster lease agree: both
 /// take the new limits and keep the minute's spend (the lease keeps the ledger's counts; the new local window is charged
 /// what the old one counted, at the current second, so it frees a little later than it was spent: stricter, never looser).
+/// What the old window held for requests in flight is carried too; they settle their real cost into the new window
+/// (see <see cref="Admission"/>), so a correction is not lost with the old one.
 /// </summary>
 public sealed class TeamBudget
 {
@@ -159,7 +161,7 @@ public sealed class TeamBudget
                 var window = new RateWindow(limits);
                 var (requests, tokens) = old.Window.Used(second);
                 window.Observe(second, limits.RequestsPerMinute - requests, limits.TokensPerMinute - tokens);
-                row[modelId] = new ModelBudget(window, Lease(modelId, limits));
+                row[modelId] = new ModelBudget(window, Lease(modelId, limits), second);
             }
             Volatile.Write(ref _byModel, row);
         }
@@ -173,4 +175,6 @@ public sealed class TeamBudget
 /// <summary>What a request of one model spends on one team: the local window and, in a cluster, this instance's lease.</summary>
 /// <param name="Window">The local sliding-minute budget.</param>
 /// <param name="Lease">The share of the cluster budget, or null when this instance is alone.</param>
-public sealed record ModelBudget(RateWindow Window, SharedBudget? Lease);
+/// <param name="CarriedAt">The second at which <paramref name="Window"/> was charged what the window it replaced counted
+/// (a change of the team's limits), or <see cref="long.MinValue"/> for a first window.</param>
+public sealed record ModelBudget(RateWindow Window, SharedBudget? Lease, long CarriedAt = long.MinValue);

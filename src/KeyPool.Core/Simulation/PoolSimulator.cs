@@ -1,6 +1,8 @@
 using KeyPool.Core.Budgets;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Outcomes;
+using KeyPool.Core.Requests;
 using KeyPool.Core.Routing;
 
 namespace KeyPool.Core.Simulation;
@@ -163,7 +165,10 @@ public static class PoolSimulator
                 failedSecond = now;
                 return false;
             }
-            admission.Settle(message.Tokens);
+            var budget = new RequestBudget(); // the gateway's settle: served in full, costing its tokens
+            budget.Admit(admission);
+            budget.EndAttempt(new UpstreamOutcome(OutcomeKind.Answered, 200, Tokens: message.Tokens), router.Second);
+            budget.Settle();
             var key = admission.Member.Group - 1;
             requestsPerMinute[key, now / 60]++;
             tokensPerMinute[key, now / 60] += message.Tokens;

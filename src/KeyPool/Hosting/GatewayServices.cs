@@ -120,7 +120,7 @@ internal static class GatewayServices
         services.AddSingleton<EndpointAllowList>();
         services.AddSingleton<ProxyGate>();
         services.AddSingleton<UpstreamForwarder>();
-        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
+        services.AddSingleton(sp => new UpstreamOutcomePolicy(sp.GetRequiredService<IOptions<KeyHealthOptions>>().Value));
         services.AddSingleton<KeyHealthUpdater>();
         services.AddSingleton(sp => new CallerSlots(sp.GetRequiredService<IOptions<LimitsOptions>>().Value.PerUserConcurrency));
         services.AddSingleton(sp => new BodyMemory(sp.GetRequiredService<IOptions<LimitsOptions>>().Value.MaxBufferedBodyBytes));

@@ -41,19 +41,6 @@ internal sealed class TierSpendLimits : IDisposable
             ? _limiter.TryAcquire(userId, limits, Estimator.Estimate(model, promptTokens, completionTokens), _cluster.Instances)
             : default;
 
-    /// <summary>
-    /// After the attempts: learns the model's cost per token from what the upstream said, and settles
-    /// <paramref name="reservation"/> with the real cost (the estimate stands when no answer stated one).
-    /// </summary>
-    public void Complete(SpendReservation? reservation, string? model, long? tokens, long? costTicks)
-    {
-        if (costTicks is { } cost && tokens is { } spent)
-        {
-            Estimator.Observe(model, spent, cost);
-        }
-        reservation?.Settle(costTicks ?? reservation.Ticks);
-    }
-
     /// <summary>What the client is told when <paramref name="decision"/> refused a request.</summary>
     public static string Message(in SpendDecision decision, string tier)
     {

@@ -1,6 +1,6 @@
 using KeyPool.Auth;
-using KeyPool.Core.Limits;
 using KeyPool.Core.Outcomes;
+using KeyPool.Core.Requests;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Users;
 using KeyPool.StoredObjects;
@@ -72,12 +72,14 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     /// <summary>The gateway asked for stream usage on the client's behalf: drop that chunk on the way back.</summary>
     public bool StripUsageChunk => Plan.StripUsageChunk;
 
-    // limit
-    /// <summary>The tier limits' decision and reservation (default: no limit applies).</summary>
-    public UserLimitDecision Limit { get; set; }
+    // limit, attempts
+    private RequestBudget _budget;
 
-    /// <summary>The spend limit's reservation, when the user's tier limits spend in money.</summary>
-    public SpendReservation? Spend { get; set; }
+    /// <summary>
+    /// What the request holds against the tier's limits and the keys' budgets: reserved by the limit stage and each
+    /// attempt, settled once when the request ends. A mutable struct, reached by reference (never copied).
+    /// </summary>
+    public ref RequestBudget Budget => ref _budget;
 
     // attempts
     /// <summary>Fires at the request's deadline (all attempts together) or when the client leaves.</summary>
@@ -88,15 +90,6 @@ internal sealed class ProxyExchange(HttpContext context, long started)
 
     /// <summary>Attempts made (keys asked).</summary>
     public int Attempts { get; set; }
-
-    /// <summary>Tokens the upstream spent over the attempts so far.</summary>
-    internal long AttemptTokens { get; set; }
-
-    /// <summary>Tokens the upstream spent over all attempts, once the attempts are over; null when unknown (a failure).</summary>
-    public long? SpentTokens { get; set; }
-
-    /// <summary>What the attempts cost (<c>cost_in_usd_ticks</c>, else the price table's figure); null while unknown.</summary>
-    public long? CostTicks { get; set; }
 
     // outcome
     /// <summary>The status the client got from the gateway (set when refused; else the response's).</summary>

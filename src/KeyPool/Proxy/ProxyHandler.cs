@@ -9,7 +9,8 @@ namespace KeyPool.Proxy;
 /// (<see cref="RequestBodies"/>), identify (<see cref="RequestIdentifier"/>), stored objects (<see cref="StoredObjectAccess"/>), plan
 /// (<see cref="RequestPlanner"/>), limit (the tier's limits), attempts (<see cref="UpstreamAttempts"/>). A stage that
 /// will not go on returns a <see cref="Refusal"/>; the first one ends the request and is the answer, written by
-/// <see cref="Refusal.WriteAsync"/> alone. Nothing here changes a key's health.
+/// <see cref="Refusal.WriteAsync"/> alone. What the limit stage and the attempts reserve is held by the exchange's
+/// <see cref="Core.Requests.RequestBudget"/> and settled once, when the request ends. Nothing here changes a key's health.
 /// </summary>
 internal sealed class ProxyHandler(
     ProxyGate gate,
@@ -51,8 +52,19 @@ internal sealed class ProxyHandler(
         }
         finally
         {
+            Settle(exchange);
             bodies.Release(exchange);
             gate.Leave(exchange);
+        }
+    }
+
+    // The one settle of the request: whatever stage ended it, and however (an answer, a refusal, an exception).
+    private void Settle(ProxyExchange exchange)
+    {
+        var used = exchange.Budget.Settle();
+        if (used.CostStated)
+        {
+            tierLimits.Spend.Estimator.Observe(exchange.Plan.Model, used.Tokens, used.CostTicks); // learns the model's cost per token
         }
     }
 
@@ -67,18 +79,9 @@ internal sealed class ProxyHandler(
         {
             return refusal;
         }
-        try
-        {
-            refusal = await attempts.RunAsync(exchange);
-            exchange.Stored?.Complete(exchange.Context);
-            return refusal;
-        }
-        finally
-        {
-            var reservation = exchange.Limit.Reservation;
-            reservation.Settle(exchange.SpentTokens ?? reservation.Tokens); // unknown after a failure: the estimate stands
-            tierLimits.Spend.Complete(exchange.Spend, exchange.Plan.Model, exchange.SpentTokens, exchange.CostTicks);
-        }
+        refusal = await attempts.RunAsync(exchange);
+        exchange.Stored?.Complete(exchange.Context);
+        return refusal;
     }
 
     // The user's tier limits, before any key is asked: a refusal costs no key's budget and never reaches the upstream.
@@ -93,15 +96,17 @@ internal sealed class ProxyHandler(
         {
             return new Refusal(429, OpenAiError.RateLimit, "user_rate_limit_exceeded", TierLimits.Message(limit, exchange.Tier), RetryAfterSeconds: limit.RetryAfterSeconds);
         }
+        exchange.Budget.Reserve(limit.Reservation); // from here the request's end settles it (with nothing spent, if refused below)
         // Spend in money, the same way: the estimate reserved here, the real cost settled at the end.
         var spend = tierLimits.Spend.TryAcquire(exchange.UserId!, exchange.Tier, exchange.Plan.Model, exchange.Plan.Tokens - exchange.Plan.CompletionTokens, exchange.Plan.CompletionTokens);
         if (!spend.Admitted)
         {
-            limit.Reservation.Settle(0);
             return new Refusal(429, OpenAiError.RateLimit, "user_budget_exceeded", TierSpendLimits.Message(spend, exchange.Tier), RetryAfterSeconds: spend.RetryAfterSeconds);
         }
-        exchange.Limit = limit;
-        exchange.Spend = spend.Reservation;
+        if (spend.Reservation is { } reservation)
+        {
+            exchange.Budget.Reserve(reservation);
+        }
         return null;
     }
 }

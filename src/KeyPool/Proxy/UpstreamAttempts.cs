@@ -7,9 +7,10 @@ using Microsoft.Extensions.Options;
 namespace KeyPool.Proxy;
 
 /// <summary>
-/// The attempts stage: per try, admit the request to a key, let the forwarder send and relay it, let the outcome
-/// policy say what the answer means (for the key, and whether another key may try) and the health updater apply it. When no try answered, the refusal
-/// says why: the last verdict's status and code, no key may use the model, or every key is at its limit.
+/// The attempts stage: per try, admit the request to a key (held by the request's budget), let the forwarder send and
+/// relay it, let the request's budget settle what the attempt cost, the outcome policy say what the answer means (for the
+/// key, and whether another key may try) and the health updater apply it. When no try answered, the refusal says why:
+/// the last verdict's status and code, no key may use the model, or every key is at its limit.
 /// </summary>
 internal sealed class UpstreamAttempts(
     KeyPoolRouter router,
@@ -25,7 +26,7 @@ internal sealed class UpstreamAttempts(
 {
     private readonly int _maxAttempts = Math.Max(1, routing.Value.MaxAttempts);
 
-    /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room; sets the tokens the upstream spent.</summary>
+    /// <summary>Tries keys until one answers, the outcome forbids another try, or no key has room.</summary>
     public async ValueTask<Refusal?> RunAsync(ProxyExchange exchange)
     {
         using var deadline = deadlines.Rent(forwarder.Timeout, exchange.Context.RequestAborted);
@@ -33,9 +34,7 @@ internal sealed class UpstreamAttempts(
         exchange.Deadline = deadline.Deadline;
         try
         {
-            var refusal = await TryKeysAsync(exchange);
-            exchange.SpentTokens = exchange.AttemptTokens; // after an exception it stays unknown: the estimate stands
-            return refusal;
+            return await TryKeysAsync(exchange);
         }
         finally
         {
@@ -70,6 +69,7 @@ internal sealed class UpstreamAttempts(
             {
                 break;
             }
+            exchange.Budget.Admit(admission);
             exchange.Attempts = attempt;
             attempts.Routed(admission, userGroup, plan, router.Policy.Name);
             exchange.Stored?.Admitted(admission.Member);
@@ -81,24 +81,18 @@ internal sealed class UpstreamAttempts(
             }
             catch (Exception exception)
             {
-                // The forwarder reports failures as facts; anything else escaping it must still settle the reservation,
-                // record the attempt and free a half-open probe — exactly once — before it goes up.
+                // The forwarder reports failures as facts; anything else escaping it must still settle the key, record
+                // the attempt and free a half-open probe — exactly once — before it goes up.
                 var kind = exchange.ClientLeft ? OutcomeKind.ClientLeft : OutcomeKind.BrokeMidway;
                 var broke = new ForwardResult(new UpstreamOutcome(kind, ClientSawBytes: context.Response.HasStarted), null, null, TimeSpan.Zero, exception.GetType().Name);
-                attempts.Completed(pool, admission, broke, health.Apply(admission, outcomes.Complete(admission, broke.Outcome)), forwarder.Timeout, usageUser);
+                Complete(exchange, admission, broke, usageUser);
                 throw;
             }
             observer.Forwarded(exchange.Trail, result, plan.Model);
-            var verdict = health.Apply(admission, outcomes.Complete(admission, result.Outcome));
-            attempts.Completed(pool, admission, result, verdict, forwarder.Timeout, usageUser);
+            var verdict = Complete(exchange, admission, result, usageUser);
             if (verdict.Change == KeyChange.AccessDenied)
             {
                 access.Request(admission.Member); // only the upstream's own word (blocked) takes the key out
-            }
-            exchange.AttemptTokens += UpstreamOutcomePolicy.SpentTokens(admission.ReservedTokens, result.Outcome);
-            if (result.Usage?.Cost(prices, plan.Model) is { } cost) // a spend limit settles on the price table's figure when the upstream states none
-            {
-                exchange.CostTicks = (exchange.CostTicks ?? 0) + cost;
             }
             if (verdict.Succeeded || result.Outcome.ClientSawBytes)
             {
@@ -131,6 +125,18 @@ internal sealed class UpstreamAttempts(
         }
         var retryAfter = router.RetryAfterSeconds(pool, plan.ModelId, exchange.UserId);
         return new Refusal(429, OpenAiError.RateLimit, "rate_limit_exceeded", $"Every upstream key is at its rate limit. Retry after {retryAfter} s.", RetryAfterSeconds: retryAfter);
+    }
+
+    // The end of one attempt: the budget settles the key with what it cost (a spend limit settles on the price table's
+    // figure when the upstream states none), the policy judges, the health updater applies, the log writes it down.
+    private OutcomeVerdict Complete(ProxyExchange exchange, in Admission admission, in ForwardResult result, string? usageUser)
+    {
+        var cost = result.Usage?.Cost(prices, exchange.Plan.Model);
+        var tightened = exchange.Budget.EndAttempt(result.Outcome, router.Second, cost);
+        var verdict = outcomes.Judge(result.Outcome);
+        verdict = health.Apply(admission, tightened ? verdict with { BurstTightened = true } : verdict);
+        attempts.Completed(exchange.Pool!, admission, result, verdict, forwarder.Timeout, usageUser);
+        return verdict;
     }
 
     /// <summary>What the client sees when the last attempt failed: the verdict's status and code, with a message free of secrets.</summary>

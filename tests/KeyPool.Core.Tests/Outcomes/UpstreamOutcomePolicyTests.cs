@@ -2,6 +2,7 @@ using KeyPool.Core.Budgets;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
 using KeyPool.Core.Outcomes;
+using KeyPool.Core.Requests;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -30,12 +31,20 @@ public sealed class UpstreamOutcomePolicyTests
             KeySelectionPolicies.Create(KeySelectionPolicies.StickyWithSpillover, routing, new Random(1))!, routing,
             new BudgetOptions { RequestsPerMinute = 600, TokensPerMinute = 100_000 },
             health, new Dictionary<int, GroupSettings>(), _time);
-        _policy = new UpstreamOutcomePolicy(_time, health);
+        _policy = new UpstreamOutcomePolicy(health);
         _health = new KeyHealthUpdater(_router, _time);
     }
 
-    // The policy judges, the health updater applies: what the request path does.
-    private OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome) => _health.Apply(admission, _policy.Complete(admission, outcome));
+    // What the request path does: the request's budget settles the attempt, the policy judges, the health updater applies.
+    private OutcomeVerdict Complete(in Admission admission, in UpstreamOutcome outcome)
+    {
+        var budget = new RequestBudget();
+        budget.Admit(admission);
+        var tightened = budget.EndAttempt(outcome, _time.GetUtcNow().ToUnixTimeSeconds());
+        budget.Settle();
+        var verdict = _policy.Judge(outcome);
+        return _health.Apply(admission, tightened ? verdict with { BurstTightened = true } : verdict);
+    }
 
     private Admission Admit(long tokens = 500) => _router.TryAdmit(1, _router.Pool.ModelId("grok-4.3"), tokens)!.Value;
 
@@ -256,7 +265,7 @@ public sealed class UpstreamOutcomePolicyTests
     {
         var admission = Admit();
 
-        var verdict = _policy.Complete(admission, new UpstreamOutcome(OutcomeKind.Answered, 401, "Incorrect API key provided"));
+        var verdict = _policy.Judge(new UpstreamOutcome(OutcomeKind.Answered, 401, "Incorrect API key provided"));
 
         Assert.Equal(KeyAction.Revoke, verdict.Action);
         Assert.Equal(KeyState.Active, Key.Health.State);

@@ -1,5 +1,7 @@
 using KeyPool.Core.Budgets;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Outcomes;
+using KeyPool.Core.Requests;
 using KeyPool.Redis.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
@@ -100,7 +102,10 @@ public sealed class LeaseArithmeticTests(RedisFixture redis) : IClassFixture<Red
                 {
                     if (instance.Router.TryAdmit(1, model, 1_500) is { } admission)
                     {
-                        admission.Settle(1_000); // used less than reserved: the rest goes back to the ledger
+                        var budget = new RequestBudget(); // used less than reserved: the rest goes back to the ledger
+                        budget.Admit(admission);
+                        budget.EndAttempt(new UpstreamOutcome(OutcomeKind.Answered, 200, Tokens: 1_000), admission.Second);
+                        budget.Settle();
                         var (requests, tokens) = _admitted.GetValueOrDefault(admission.Second);
                         _admitted[admission.Second] = (requests + 1, tokens + 1_000);
                         perInstance[(i + step) % _instances.Count]++;

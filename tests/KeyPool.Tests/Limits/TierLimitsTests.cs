@@ -15,6 +15,7 @@ public sealed class TierLimitsTests : IAsyncLifetime
     {
         ["KeyPool:Tiers:free:RequestsPerMinute"] = "2",
         ["KeyPool:Tiers:tiny:TokensPerDay"] = "100",
+        ["KeyPool:Tiers:metered:TokensPerDay"] = "1000",
         ["KeyPool:Tiers:pro:RequestsPerMinute"] = "1000",
         ["KeyPool:Tiers:unlimited:Model"] = "grok-4.3",
     });
@@ -59,6 +60,24 @@ public sealed class TierLimitsTests : IAsyncLifetime
         var error = JsonDocument.Parse(body).RootElement.GetProperty("error");
         Assert.Equal("user_rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.Contains("User tokens per day limit (100) of tier tiny reached", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chat_TokensPerDay_ChargesTheRealUsageOnce_NotTheEstimate_AcrossAFailedAttempt()
+    {
+        await RegisterAsync("metered", "metered");
+        var body = GatewayHarness.ChatBody(extra: "\"max_tokens\":800"); // reserves 800 and more of the day's 1,000
+        var served = _gateway.ChatServed.Count;
+        _gateway.Emulator.Faults.FailNext(1, 500);
+
+        var (status, answer) = await SendAsync("metered", body);
+
+        Assert.Equal(200, status);
+        Assert.Equal(served + 2, _gateway.ChatServed.Count); // the first key failed, another served
+        var used = JsonDocument.Parse(answer).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64();
+        Assert.InRange(used, 1, 150);
+        // Charged what the upstream counted, not the reservation: a second request of the same size still fits.
+        Assert.Equal(200, (await SendAsync("metered", body)).Status);
     }
 
     [Fact]
@@ -140,6 +159,12 @@ public sealed class TierLimitsTests : IAsyncLifetime
     {
         using var response = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = user, tier }));
         response.EnsureSuccessStatusCode();
+    }
+
+    private async Task<(int Status, string Body)> SendAsync(string user, string body)
+    {
+        using var response = await _gateway.Http.SendAsync(_gateway.ChatRequest(body, user));
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     private Task<HttpResponseMessage> PatchAsync(string user, object body) =>
