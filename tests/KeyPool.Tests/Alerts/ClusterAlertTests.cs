@@ -39,7 +39,7 @@ public sealed class ClusterAlertTests
 
             foreach (var gateway in gateways)
             {
-                Assert.True(await PollAsync(async () => (await gateway.KeyStatsAsync(group)).GetProperty("state").GetString() == "revoked"), "both instances see the key revoked");
+                Assert.True(await Poll.TimeUntilAsync(async () => (await gateway.KeyStatsAsync(group)).GetProperty("state").GetString() == "revoked", Bound) is not null, "both instances see the key revoked");
             }
             Assert.True(await receiver.WaitForAsync(r => !r.Received.IsEmpty, Bound), "the alert arrived within 30 s");
             await Task.Delay(4000); // four more checks on each instance: still one alert
@@ -94,20 +94,6 @@ public sealed class ClusterAlertTests
         Assert.Equal(LeaseTurn.Refused, await lease.HoldAsync("sender", "a", ttl));
 
         // b vanishes: its lease runs out and a takes it as lost.
-        Assert.True(await PollAsync(async () => await lease.HoldAsync("sender", "a", ttl) == LeaseTurn.TakenFree), "taken once b's lease ran out");
-    }
-
-    private static async Task<bool> PollAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-            await Task.Delay(50);
-        }
-        return false;
+        Assert.True(await Poll.TimeUntilAsync(async () => await lease.HoldAsync("sender", "a", ttl) == LeaseTurn.TakenFree, Bound) is not null, "taken once b's lease ran out");
     }
 }

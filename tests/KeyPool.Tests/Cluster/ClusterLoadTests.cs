@@ -92,7 +92,7 @@ public sealed class ClusterLoadTests : IAsyncLifetime
     public async Task ThreeInstances_ThreeTimesCapacity_RedisAndPostgresRestartedMidRun_NoUpstream429_NoFailure_StickyGroups()
     {
         // Every instance has heard the others before the load starts.
-        await WaitUntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"));
+        await Poll.UntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"), TimeSpan.FromSeconds(20));
         var users = Enumerable.Range(0, 24).Select(i => $"cluster-user-{i}").ToArray();
         var capacityPerSecond = Teams * RequestsPerMinute / 60.0;
         var offeredPerSecond = 3 * capacityPerSecond;
@@ -151,7 +151,7 @@ public sealed class ClusterLoadTests : IAsyncLifetime
         Assert.Equal("DEGRADED", degradedStatus);
 
         // Resynchronised: all instances leave the fallback once Redis is back.
-        await WaitUntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"));
+        await Poll.UntilAsync(async () => (await Task.WhenAll(_instances.Select(HealthAsync))).All(h => h.GetProperty("health").GetProperty("status").GetString() != "DEGRADED"), TimeSpan.FromSeconds(20));
         // No usage lost: what the instances flushed adds up to what the upstream served.
         var servedUpstream = _emulator.Served.Count(s => s.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -211,15 +211,5 @@ public sealed class ClusterLoadTests : IAsyncLifetime
         using var response = await instance.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("apiKeyGroup").GetInt32();
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 20 s");
-            await Task.Delay(100);
-        }
     }
 }

@@ -208,21 +208,6 @@ internal sealed class ClusterTestBed : IAsyncDisposable
 
     public int Upstream429s => Emulator.Served.Count(s => s.Status == 429);
 
-    /// <summary>Polls <paramref name="condition"/> every 100 ms up to <paramref name="timeout"/>; the time it took, or null when never met.</summary>
-    public static async Task<TimeSpan?> WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            if (await condition())
-            {
-                return clock.Elapsed;
-            }
-            await Task.Delay(100);
-        }
-        return null;
-    }
-
     public static string Seconds(TimeSpan? time) => time is { } t ? t.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s" : "never";
 
     private static string Tail(string body) => body.Length > 300 ? body[..300] : body;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KeyPool.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace KeyPool.Tests.Cluster;
@@ -55,7 +56,7 @@ public sealed class PoolTotalsTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var served = _bed.UpstreamChatAttempts;
         var shown = new long[3];
-        var took = await ClusterTestBed.WaitUntilAsync(async () =>
+        var took = await Poll.TimeUntilAsync(async () =>
         {
             for (var i = 0; i < 3; i++)
             {

@@ -174,12 +174,12 @@ public sealed class GatewayHarness : IAsyncDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    /// <summary>Sends a chat request as <paramref name="user"/> and returns the status and the Retry-After header.</summary>
-    public async Task<(int Status, string? RetryAfter, string Body)> ChatAsync(string user, bool stream = false)
+    /// <summary>Sends a chat request as <paramref name="user"/> and returns the status, the Retry-After header and the body.</summary>
+    public async Task<(int Status, string? RetryAfter, string Body)> ChatAsync(string user, bool stream = false, int? maxTokens = null)
     {
-        using var response = await Http.SendAsync(ChatRequest(ChatBody(stream: stream), user));
-        var body = await response.Content.ReadAsStringAsync();
-        return ((int)response.StatusCode, response.Headers.RetryAfter?.ToString(), body);
+        var body = ChatBody(stream: stream, extra: maxTokens is { } tokens ? $"\"max_tokens\":{tokens}" : null);
+        using var response = await Http.SendAsync(ChatRequest(body, user));
+        return ((int)response.StatusCode, response.Headers.RetryAfter?.ToString(), await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>The health entry of <paramref name="group"/>.</summary>

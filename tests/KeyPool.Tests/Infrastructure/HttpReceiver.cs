@@ -59,16 +59,7 @@ public sealed class HttpReceiver : IAsyncDisposable
     /// <summary>Waits until <paramref name="done"/> holds, or <paramref name="timeout"/> passes.</summary>
     public async Task<bool> WaitForAsync(Func<HttpReceiver, bool> done, TimeSpan timeout)
     {
-        var until = DateTime.UtcNow + timeout;
-        while (!done(this))
-        {
-            if (DateTime.UtcNow > until)
-            {
-                return false;
-            }
-            await Task.Delay(100);
-        }
-        return true;
+        return await Poll.TimeUntilAsync(() => Task.FromResult(done(this)), timeout) is not null;
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

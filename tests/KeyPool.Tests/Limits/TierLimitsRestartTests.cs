@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using KeyPool.Core.Limits;
 using KeyPool.Tests.Infrastructure;
@@ -9,6 +8,9 @@ namespace KeyPool.Tests.Limits;
 /// <summary>The day's token total is not lost with the process: a new counter is seeded from the stored usage.</summary>
 public sealed class TierLimitsRestartTests
 {
+    private const string User = "returning-user";
+    // Small requests: without the stored total, the second request after the restart would fit easily.
+    private const int MaxTokens = 5;
     private static readonly Dictionary<string, string?> Settings = new() { ["KeyPool:Tiers:free:TokensPerDay"] = "300" };
 
     [Fact]
@@ -16,7 +18,7 @@ public sealed class TierLimitsRestartTests
     {
         await using var before = await GatewayHarness.StartAsync(keyCount: 2, settings: Settings);
         var spent = 0;
-        while (await ChatAsync(before) == HttpStatusCode.OK)
+        while ((await before.ChatAsync(User, maxTokens: MaxTokens)).Status == 200)
         {
             Assert.True(++spent < 100, "the day limit never refused");
         }
@@ -29,34 +31,14 @@ public sealed class TierLimitsRestartTests
         var limiter = after.App.Services.GetRequiredService<UserLimiter>();
 
         // The first request does not wait for the store: counted from memory, it starts the read of today's total.
-        Assert.Equal(HttpStatusCode.OK, await ChatAsync(after));
-        await UntilAsync(() => limiter.SeedsInFlight == 0);
+        Assert.Equal(200, (await after.ChatAsync(User, maxTokens: MaxTokens)).Status);
+        await Poll.UntilAsync(() => limiter.SeedsInFlight == 0, TimeSpan.FromSeconds(10));
 
-        using var refused = await after.Http.SendAsync(Request(after));
-        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
-        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        var refused = await after.ChatAsync(User, maxTokens: MaxTokens);
+        Assert.Equal(429, refused.Status);
+        var error = JsonDocument.Parse(refused.Body).RootElement.GetProperty("error");
         Assert.Equal("user_rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.Contains("tokens per day limit (300)", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, limiter.SeedFailures);
-    }
-
-    // Small requests (max_tokens 5): without the stored total, the second request after the restart would fit easily.
-    private static HttpRequestMessage Request(GatewayHarness gateway) =>
-        gateway.ChatRequest(GatewayHarness.ChatBody(extra: "\"max_tokens\":5"), "returning-user");
-
-    private static async Task<HttpStatusCode> ChatAsync(GatewayHarness gateway)
-    {
-        using var response = await gateway.Http.SendAsync(Request(gateway));
-        return response.StatusCode;
-    }
-
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "not within 10 s");
-            await Task.Delay(10);
-        }
     }
 }

@@ -17,6 +17,9 @@ namespace KeyPool.Tests.Proxy;
 /// <summary>What a caller with a valid credential must not be able to do with the pool's keys (docs/security.md).</summary>
 public sealed class HostileCallerTests
 {
+    // A state change waited for is polled up to this.
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
     private static HttpRequestMessage Raw(HttpMethod method, string path, string token = GatewayHarness.ClientToken)
     {
         var request = new HttpRequestMessage(method, path);
@@ -147,7 +150,7 @@ public sealed class HostileCallerTests
         var pool = gateway.App.Services.GetRequiredService<KeyPoolRouter>().Pool;
         Assert.Equal(KeyState.Active, pool.Find(1)!.Health.State);
         // The background check reads the key's ACL: from then on the model never goes to key 1 first.
-        await WaitUntilAsync(() => pool.Find(1)!.Acl is not null);
+        await Poll.UntilAsync(() => pool.Find(1)!.Acl is not null, Bound);
         Assert.False(pool.Find(1)!.Acl!.Allows("grok-4.3"));
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "frank"))).Status);
         Assert.Single(gateway.ChatServed, s => s.Status == 403);
@@ -182,18 +185,8 @@ public sealed class HostileCallerTests
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "hank"))).Status);
 
         var pool = gateway.App.Services.GetRequiredService<KeyPoolRouter>().Pool;
-        await WaitUntilAsync(() => pool.Find(1)!.Health.State == KeyState.Revoked);
+        await Poll.UntilAsync(() => pool.Find(1)!.Health.State == KeyState.Revoked, Bound);
         Assert.Contains("blocked", pool.Find(1)!.Health.RevokedReason, StringComparison.Ordinal);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
-            await Task.Delay(20);
-        }
     }
 
     [Fact]
@@ -206,14 +199,14 @@ public sealed class HostileCallerTests
             .Select(i => gateway.Http.SendAsync(gateway.ChatRequest(GatewayHarness.ChatBody(), $"held-{i}"), release.Token))
             .ToArray();
         var gate = gateway.App.Services.GetRequiredService<ProxyGate>();
-        await WaitUntilAsync(() => gate.InFlight == 2);
+        await Poll.UntilAsync(() => gate.InFlight == 2, Bound);
 
         var third = await SendAsync(gateway, gateway.ChatRequest(GatewayHarness.ChatBody(), "third"));
 
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "gateway_overloaded"), third);
         await release.CancelAsync(); // the held clients leave; the gateway cancels their upstream calls
         await Task.WhenAll(held.Select(h => h.ContinueWith(_ => { }, TaskScheduler.Default)));
-        await WaitUntilAsync(() => gate.InFlight == 0);
+        await Poll.UntilAsync(() => gate.InFlight == 0, Bound);
     }
 
     [Fact]

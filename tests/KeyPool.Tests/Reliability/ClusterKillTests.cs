@@ -1,5 +1,6 @@
 using System.Globalization;
 using KeyPool.Tests.Cluster;
+using KeyPool.Tests.Infrastructure;
 using KeyPool.TestServers;
 using Xunit.Abstractions;
 
@@ -51,7 +52,7 @@ public sealed class ClusterKillTests(ITestOutputHelper output) : IAsyncLifetime
             killedAt = load.Elapsed;
             await _bed.KillAsync(2);
             // The survivors stop counting the dead instance when its heartbeat is older than the timeout (5 s by default).
-            twoInstancesAfter = await ClusterTestBed.WaitUntilAsync(async () =>
+            twoInstancesAfter = await Poll.TimeUntilAsync(async () =>
             {
                 var alive = await Task.WhenAll(Enumerable.Range(0, 2).Select(async i =>
                     (await ClusterTestBed.HealthAsync(_bed.Instance(i).Http)).GetProperty("instance").GetProperty("instances_alive").GetInt32()));
@@ -96,7 +97,7 @@ public sealed class ClusterKillTests(ITestOutputHelper output) : IAsyncLifetime
         var served = _bed.UpstreamChatAttempts;
         long stored = 0;
         // The survivors have written everything once their health (store + unflushed) shows what the store holds.
-        var flushed = await ClusterTestBed.WaitUntilAsync(async () =>
+        var flushed = await Poll.TimeUntilAsync(async () =>
         {
             stored = await _bed.StoredRequestsAsync();
             var shown = await Task.WhenAll(Enumerable.Range(0, 2).Select(async i => ClusterTestBed.TotalRequests(await ClusterTestBed.HealthAsync(_bed.Instance(i).Http))));

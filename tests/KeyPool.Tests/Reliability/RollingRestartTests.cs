@@ -1,4 +1,5 @@
 using KeyPool.Tests.Cluster;
+using KeyPool.Tests.Infrastructure;
 using KeyPool.TestServers;
 using Xunit.Abstractions;
 
@@ -77,7 +78,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         var served = _bed.UpstreamChatAttempts;
         Assert.Equal(outcomes.Count, served);
         var stored = 0L;
-        var took = await ClusterTestBed.WaitUntilAsync(async () => (stored = await _bed.StoredRequestsAsync()) == served, TimeSpan.FromSeconds(15));
+        var took = await Poll.TimeUntilAsync(async () => (stored = await _bed.StoredRequestsAsync()) == served, TimeSpan.FromSeconds(15));
         Assert.True(took is not null, $"the upstream served {served}, the store holds {stored}");
         output.WriteLine($"store = upstream = {served}");
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using KeyPool.Core.Limits;
 using KeyPool.Core.Money;
@@ -14,6 +13,7 @@ public sealed class SpendRestartTests
 {
     private const string User = "returning-spender";
     private const int Spent = 8; // requests before the restart
+    private const int MaxTokens = 5; // small requests: only the stored spend can refuse the last one
 
     [Fact]
     public async Task UsdPerDay_SurvivesARestart_ThroughTheStoredCost()
@@ -21,7 +21,7 @@ public sealed class SpendRestartTests
         await using var before = await GatewayHarness.StartAsync(keyCount: 2, settings: new Dictionary<string, string?> { ["KeyPool:Tiers:free:UsdPerDay"] = "1" });
         for (var i = 0; i < Spent; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, await ChatAsync(before));
+            Assert.Equal(200, (await before.ChatAsync(User, maxTokens: MaxTokens)).Status);
         }
         var billed = before.ChatServed.Where(Mine).Select(s => s.Usage!.CostInUsdTicks).ToArray();
         Assert.Equal(Spent, billed.Length);
@@ -37,16 +37,16 @@ public sealed class SpendRestartTests
         var limiter = after.App.Services.GetRequiredService<SpendLimiter>();
 
         // The first request does not wait for the store: it fits what is left, and starts the read of the stored spend.
-        Assert.Equal(HttpStatusCode.OK, await ChatAsync(after));
-        await UntilAsync(() => limiter.SeedsInFlight == 0);
+        Assert.Equal(200, (await after.ChatAsync(User, maxTokens: MaxTokens)).Status);
+        await Poll.UntilAsync(() => limiter.SeedsInFlight == 0, TimeSpan.FromSeconds(10));
         var third = after.ChatServed.Where(Mine).Single().Usage!.CostInUsdTicks;
         // Counted from memory alone (the third request, and the next one's estimate: a few requests' cost at most, as the
         // body's size over-counts its prompt), the next request would fit: only the stored spend refuses it.
         Assert.True(4 * third <= limit, $"{third} ticks a request against a limit of {limit}: the test would prove nothing");
 
-        using var refused = await after.Http.SendAsync(Request(after));
-        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
-        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        var refused = await after.ChatAsync(User, maxTokens: MaxTokens);
+        Assert.Equal(429, refused.Status);
+        var error = JsonDocument.Parse(refused.Body).RootElement.GetProperty("error");
         Assert.Equal("user_budget_exceeded", error.GetProperty("code").GetString());
         Assert.Single(after.ChatServed, Mine); // the refused request never reached the upstream
         Assert.Equal(0, limiter.SeedFailures);
@@ -54,23 +54,4 @@ public sealed class SpendRestartTests
 
     private static bool Mine(ServedRequest served) =>
         served.Usage is not null && (served.User == User || served.ConversationId == global::KeyPool.Proxy.ConversationId.For(User));
-
-    private static HttpRequestMessage Request(GatewayHarness gateway) =>
-        gateway.ChatRequest(GatewayHarness.ChatBody(extra: "\"max_tokens\":5"), User);
-
-    private static async Task<HttpStatusCode> ChatAsync(GatewayHarness gateway)
-    {
-        using var response = await gateway.Http.SendAsync(Request(gateway));
-        return response.StatusCode;
-    }
-
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "not within 10 s");
-            await Task.Delay(10);
-        }
-    }
 }

@@ -10,6 +10,8 @@ namespace KeyPool.Tests.Storage;
 /// <summary>The gateway on a real PostgreSQL server: chosen by the connection string, migrated by --migrate, and answering 503 to sign-ups while the server is down.</summary>
 public sealed class PostgresGatewayTests : IAsyncLifetime
 {
+    // Real processes and a real PostgreSQL: a condition waited for is polled up to this.
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
     private PostgresServer _server = null!;
     private string _connectionString = null!;
     private GatewayHarness _gateway = null!;
@@ -52,9 +54,9 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
 
         Assert.Equal(2L, await ScalarAsync<long>("SELECT count(*) FROM user_profiles WHERE id IN ('u1', 'u2') AND api_key_group BETWEEN 1 AND 4;"));
         Assert.Equal(1, await ScalarAsync<int>("SELECT get_next_api_key_group();") is var next && next is >= 1 and <= 4 ? 1 : 0);
-        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM api_key_groups WHERE usable;") == 4);
-        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(total_requests), 0)::bigint FROM api_key_stats;") == 1);
-        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'u2' AND total_tokens > 0;") == 1);
+        await Poll.UntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM api_key_groups WHERE usable;") == 4, Bound);
+        await Poll.UntilAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(total_requests), 0)::bigint FROM api_key_stats;") == 1, Bound);
+        await Poll.UntilAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'u2' AND total_tokens > 0;") == 1, Bound);
     }
 
     [Fact]
@@ -109,14 +111,14 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         await _server.StartAgainAsync();
 
         // The first call after the restart may meet a pooled connection the restart broke; the next one works.
-        await EventuallyAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             using var again = await _gateway.Http.SendAsync(_gateway.Admin(HttpMethod.Post, "/api/admin/users", new { id = "newcomer" }));
             return again.StatusCode == HttpStatusCode.Created;
-        });
+        }, Bound);
         // The usage per user counted while the store was down was kept in memory and is written now:
         // three requests of "known" (its gateway key before and during the outage, then the header during it).
-        await EventuallyAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'known';") == 3);
+        await Poll.UntilAsync(async () => await ScalarAsync<long>("SELECT COALESCE(sum(requests), 0)::bigint FROM user_usage_daily WHERE user_id = 'known';") == 3, Bound);
     }
 
     private async Task<HttpStatusCode> ChatWithKeyAsync(string key)
@@ -140,16 +142,5 @@ public sealed class PostgresGatewayTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return (T)(await command.ExecuteScalarAsync())!;
-    }
-
-    // Polls a condition on real processes with a bounded deadline (no fixed sleeps).
-    private static async Task EventuallyAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true within 15 s.");
-            await Task.Delay(50);
-        }
     }
 }

@@ -13,6 +13,8 @@ namespace KeyPool.Tests.Reliability.Storage;
 /// </summary>
 public sealed class SqliteStorageFaultTests
 {
+    // A condition waited for (the flush after the fault) is polled up to this.
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
     private const int KnownUsers = 8;
     private const int Newcomers = 60;
 
@@ -143,7 +145,7 @@ public sealed class SqliteStorageFaultTests
         }
         var groupsBefore = await ReadGroupsAsync(database);
         Assert.Equal(KnownUsers, groupsBefore.Count);
-        await EventuallyAsync(async () => (await ReadUsageAsync(database)).Requests == ledger.Requests);
+        await Poll.UntilAsync(async () => (await ReadUsageAsync(database)).Requests == ledger.Requests, Bound);
 
         var signedUp = new List<string>();
         var mend = await fault();
@@ -202,13 +204,13 @@ public sealed class SqliteStorageFaultTests
         }
 
         // Mended: the held usage is written, exactly once; sign-ups work again.
-        await EventuallyAsync(async () => (await ReadUsageAsync(database)).Requests >= ledger.Requests);
+        await Poll.UntilAsync(async () => (await ReadUsageAsync(database)).Requests >= ledger.Requests, Bound);
         var usage = await ReadUsageAsync(database);
         Assert.Equal((ledger.Requests, ledger.TotalTokens), (usage.Requests, usage.TotalTokens));
         Assert.Equal(ledger.Requests, gateway.ChatServed.Count(s => s.Status == 200));
         // Sign-ups work again within the Retry-After (5 s) refused sign-ups were given: the outage is held that long
         // unless a write (a usage flush, a sign-up) proves the file writable sooner.
-        await EventuallyAsync(async () => (await gateway.ChatAsync("newcomer-after-fault")).Status == 200);
+        await Poll.UntilAsync(async () => (await gateway.ChatAsync("newcomer-after-fault")).Status == 200, Bound);
 
         // Nothing stored was damaged: the file checks out and every user kept their group.
         Assert.Equal("ok", await ScalarAsync<string>(database, "PRAGMA integrity_check;"));
@@ -306,15 +308,5 @@ public sealed class SqliteStorageFaultTests
         var connection = new SqliteConnection($"Data Source={database};Pooling=False;Default Timeout=5");
         await connection.OpenAsync();
         return connection;
-    }
-
-    private static async Task EventuallyAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true within 20 s.");
-            await Task.Delay(50);
-        }
     }
 }
