@@ -23,6 +23,7 @@ public struct RequestBudget
     private SpendReservation? _spend;
     private Admission _key;
     private bool _holdsKey;
+    private bool _holdsTier;
     private bool _settled;
     private bool _costUnknown;
     private int _charged;
@@ -39,17 +40,27 @@ public struct RequestBudget
     public readonly bool IsSettled => _settled;
 
     /// <summary>Holds the tier's reservation until the request ends.</summary>
+    /// <exception cref="InvalidOperationException">One is held already (it would never be settled), or the request was settled.</exception>
     public void Reserve(in UserReservation tier)
     {
         ThrowIfSettled();
-        _tier = tier;
+        if (_holdsTier)
+        {
+            throw new InvalidOperationException("The request holds a tier reservation already.");
+        }
+        (_tier, _holdsTier) = (tier, true);
     }
 
     /// <summary>Holds the spend reservation until the request ends.</summary>
+    /// <exception cref="InvalidOperationException">One is held already, or the request was settled.</exception>
     public void Reserve(SpendReservation spend)
     {
         ArgumentNullException.ThrowIfNull(spend);
         ThrowIfSettled();
+        if (_spend is not null)
+        {
+            throw new InvalidOperationException("The request holds a spend reservation already.");
+        }
         _spend = spend;
     }
 
@@ -113,7 +124,7 @@ public struct RequestBudget
                 ReleaseKey(_key.ReservedTokens);
             }
             var (tier, spend) = (_tier, _spend);
-            (_tier, _spend) = (default, null);
+            (_tier, _spend, _holdsTier) = (default, null, false);
             tier.Settle(_tokens);
             spend?.Settle(_costTicks);
         }

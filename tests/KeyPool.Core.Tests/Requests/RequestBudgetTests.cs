@@ -7,6 +7,7 @@ using KeyPool.Core.Outcomes;
 using KeyPool.Core.Requests;
 using KeyPool.Core.Routing;
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace KeyPool.Core.Tests.Requests;
 
@@ -28,9 +29,11 @@ public sealed class RequestBudgetTests
     private readonly InMemoryBudgetLedger _ledger = new();
     private readonly UserLimiter _users;
     private readonly SpendLimiter _spends;
+    private readonly ITestOutputHelper _output;
 
-    public RequestBudgetTests()
+    public RequestBudgetTests(ITestOutputHelper output)
     {
+        _output = output;
         _users = new UserLimiter(100, _time);
         _spends = new SpendLimiter(100, _time);
     }
@@ -257,5 +260,51 @@ public sealed class RequestBudgetTests
         Assert.Equal(800, replaced.Used(Second).Tokens); // not the estimate: the correction reached the window in use
         _time.Advance(TimeSpan.FromSeconds(61));
         Assert.Equal(0, replaced.Used(Second).Tokens);
+    }
+
+    [Fact]
+    public void Reserve_TwiceForTheTier_Throws_TheFirstWouldNeverBeSettled()
+    {
+        var budget = Reserved(10, 10);
+
+        Assert.Throws<InvalidOperationException>(() => budget.Reserve(_users.TryAcquire(User, Tier, 10).Reservation));
+        Assert.Throws<InvalidOperationException>(() => budget.Reserve(_spends.TryAcquire(User, Spend, 10).Reservation!));
+    }
+
+    [Fact]
+    public void AdmitEndSettle_AllocatesNothing()
+    {
+        var router = Router();
+        var model = router.Pool.ModelId("grok-4.3");
+        var perMinute = new UserLimits(RequestsPerMinute: 1_000_000, TokensPerMinute: 1_000_000_000);
+        var outcome = new UpstreamOutcome(OutcomeKind.Answered, 200, RemainingRequests: 500, RemainingTokens: 900_000, Tokens: 90);
+        var served = 0;
+        Exercise(); // the user's counter, the team's window: made once
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(200)); // 5 a second: within the key's 600 a minute
+            Exercise();
+        }
+
+        // One allocation per request would be 24,000 bytes or more.
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        _output.WriteLine($"{allocated} bytes allocated by 1,000 reserve + admit + end + settle");
+        Assert.Equal(1_001, served);
+        Assert.True(allocated < 1_000);
+
+        void Exercise()
+        {
+            var budget = new RequestBudget();
+            budget.Reserve(_users.TryAcquire(User, perMinute, 100).Reservation);
+            if (router.TryAdmit(1, model, 100) is { } admission)
+            {
+                budget.Admit(admission);
+                budget.EndAttempt(outcome, Second, costTicks: 5);
+                served++;
+            }
+            budget.Settle();
+        }
     }
 }
