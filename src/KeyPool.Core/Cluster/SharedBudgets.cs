@@ -67,6 +67,23 @@ public sealed class SharedBudgets
         return _budgets.GetOrAdd((team, modelId), created);
     }
 
+    /// <summary>
+    /// Drops the budgets of the teams not in <paramref name="teams"/> (their keys left the pool): rounds no longer lease
+    /// for them, and a team that comes back starts from the ledger's counts. Requests admitted before keep the lease they
+    /// reserved from.
+    /// </summary>
+    public void Retain(IEnumerable<string> teams)
+    {
+        var kept = new HashSet<string>(teams ?? throw new ArgumentNullException(nameof(teams)), StringComparer.Ordinal);
+        foreach (var key in _budgets.Keys)
+        {
+            if (!kept.Contains(key.Team))
+            {
+                _budgets.TryRemove(key, out _);
+            }
+        }
+    }
+
     /// <summary>Asks for a round soon (a request found its lease empty); never blocks.</summary>
     public void Wake()
     {
@@ -157,7 +174,6 @@ public sealed class SharedBudgets
     }
 
     private long Second => _time.GetUtcNow().ToUnixTimeSeconds();
-
 }
 
 /// <summary>What a round changed: the shared state went down or came back.</summary>

@@ -52,7 +52,7 @@ public sealed class BudgetRegistry
         }
     }
 
-    /// <summary>Forgets the teams not in <paramref name="teams"/> (their keys left the pool).</summary>
+    /// <summary>Forgets the teams not in <paramref name="teams"/> (their keys left the pool), here and in the cluster budgets.</summary>
     public void Retain(IEnumerable<string> teams)
     {
         ArgumentNullException.ThrowIfNull(teams);
@@ -67,6 +67,7 @@ public sealed class BudgetRegistry
                 }
             }
             _teams = kept;
+            Shared?.Retain(kept.Keys);
         }
     }
 }

@@ -85,10 +85,10 @@ public sealed class KeyLiveState
         && (_deniedUntil.IsEmpty || !_deniedUntil.TryGetValue(modelId, out var until) || until <= second);
 
     /// <summary>The upstream answered 403 for this model: route it elsewhere until <paramref name="untilSecond"/>.</summary>
-    public void Deny(int modelId, long untilSecond) => _deniedUntil[modelId] = untilSecond;
+    internal void Deny(int modelId, long untilSecond) => _deniedUntil[modelId] = untilSecond;
 
     /// <summary>Sets the ACL the upstream reported (null: all models).</summary>
-    public void SetAcl(ModelAcl? acl) => _acl = acl;
+    internal void SetAcl(ModelAcl? acl) => _acl = acl;
 
     internal void CountSpillIn() => Interlocked.Increment(ref _spillsIn);
 

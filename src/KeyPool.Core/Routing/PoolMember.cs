@@ -60,10 +60,10 @@ public sealed class PoolMember
     public bool Permits(int modelId, string modelName, long second) => State.Permits(modelId, modelName, second);
 
     /// <summary>The upstream answered 403 for this model: route it elsewhere until <paramref name="untilSecond"/>.</summary>
-    public void Deny(int modelId, long untilSecond) => State.Deny(modelId, untilSecond);
+    internal void Deny(int modelId, long untilSecond) => State.Deny(modelId, untilSecond);
 
     /// <summary>Sets the ACL the upstream reported (null: all models).</summary>
-    public void SetAcl(ModelAcl? acl) => State.SetAcl(acl);
+    internal void SetAcl(ModelAcl? acl) => State.SetAcl(acl);
 
     internal void CountSpillIn() => State.CountSpillIn();
 

@@ -256,6 +256,22 @@ public sealed class KeyPoolRouterTests
     }
 
     [Fact]
+    public void TeamLeavesThePool_ItsSharedBudgetsAreDropped_TheOthersKept()
+    {
+        var shared = new SharedBudgets(new InMemoryBudgetLedger(), new ClusterOptions { InstanceId = "a" }, new ClusterHealth(), _time);
+        var budgets = new BudgetRegistry(new Models.ModelCatalog(), _time, shared);
+        var limits = new BudgetLimits(60, 1_000_000);
+        var staying = budgets.For("stays", limits).For(0).Lease!;
+        budgets.For("leaves", limits).For(0);
+        budgets.For("leaves", limits).For(1);
+
+        budgets.Retain(["stays"]);
+
+        Assert.Same(staying, Assert.Single(shared.All));
+        Assert.NotSame(staying, shared.For("leaves", limits, 0, "m")); // back later: a new budget, from the ledger's counts
+    }
+
+    [Fact]
     public void Load_KeyUnderAnotherGroup_KeepsItsHealth_AndARemovedKeyLosesIt()
     {
         var router = Router(Ring(1, 2), rpm: 60);
