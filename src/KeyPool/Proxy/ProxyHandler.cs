@@ -52,13 +52,11 @@ internal sealed class ProxyHandler(
         }
         finally
         {
-            Settle(exchange);
             bodies.Release(exchange);
             gate.Leave(exchange);
         }
     }
 
-    // The one settle of the request: whatever stage ended it, and however (an answer, a refusal, an exception).
     private void Settle(ProxyExchange exchange)
     {
         var used = exchange.Budget.Settle();
@@ -70,18 +68,27 @@ internal sealed class ProxyHandler(
 
     private async ValueTask<Refusal?> RunStagesAsync(ProxyExchange exchange)
     {
-        var refusal = await bodies.ReadAsync(exchange)
-            ?? await identifier.IdentifyAsync(exchange)
-            ?? await storedObjects.ResolveAsync(exchange)
-            ?? planner.Plan(exchange)
-            ?? Limit(exchange);
-        if (refusal is not null)
+        try
         {
+            var refusal = await bodies.ReadAsync(exchange)
+                ?? await identifier.IdentifyAsync(exchange)
+                ?? await storedObjects.ResolveAsync(exchange)
+                ?? planner.Plan(exchange)
+                ?? Limit(exchange);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+            refusal = await attempts.RunAsync(exchange);
+            exchange.Stored?.Complete(exchange.Context);
             return refusal;
         }
-        refusal = await attempts.RunAsync(exchange);
-        exchange.Stored?.Complete(exchange.Context);
-        return refusal;
+        finally
+        {
+            // The one settle of the request, whatever ended it (an answer, a refusal, an exception), and before a refusal
+            // is written: a client that tries again at once finds its tier's counts settled.
+            Settle(exchange);
+        }
     }
 
     // The user's tier limits, before any key is asked: a refusal costs no key's budget and never reaches the upstream.
