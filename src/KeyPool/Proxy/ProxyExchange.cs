@@ -92,13 +92,7 @@ internal sealed class ProxyExchange(HttpContext context, long started)
     public int Attempts { get; set; }
 
     // outcome
-    /// <summary>The status the client got from the gateway (set when refused; else the response's).</summary>
-    public int Status { get; set; }
-
-    /// <summary>The error code the client got, when refused.</summary>
-    public string? ErrorCode { get; set; }
-
-    /// <summary>The refusal that ended the request, if one did.</summary>
+    /// <summary>The refusal that ended the request, if one did (its status and code are what the client got).</summary>
     public Refusal? Refusal { get; set; }
 
     /// <summary>What the attempts leave for the request log and the trace (key group, times, usage).</summary>

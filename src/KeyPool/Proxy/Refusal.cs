@@ -24,12 +24,10 @@ internal sealed record Refusal(int Status, string Type, string Code, string Mess
     public static Refusal Unavailable(string code, string message, int retryAfterSeconds) =>
         new(503, OpenAiError.Server, code, message, RetryAfterSeconds: retryAfterSeconds);
 
-    /// <summary>Writes <paramref name="refusal"/> in OpenAI's shape and records its status and code on the exchange.</summary>
+    /// <summary>Writes <paramref name="refusal"/> in OpenAI's shape and records it on the exchange (the request log reads it there).</summary>
     public static Task WriteAsync(ProxyExchange exchange, Refusal refusal)
     {
         exchange.Refusal = refusal;
-        exchange.Status = refusal.Status;
-        exchange.ErrorCode = refusal.Code;
         return refusal.ExecuteAsync(exchange.Context);
     }
 
