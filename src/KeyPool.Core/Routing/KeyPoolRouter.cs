@@ -12,20 +12,16 @@ namespace KeyPool.Core.Routing;
 /// configured policy picks a key and reserves its budget; when no key has budget the request waits
 /// (bounded in time and in number of waiters) for the next second's capacity, which goes to the waiting
 /// users with least recent usage first (<see cref="Fairness.FairShare"/>). The
-/// <see cref="PoolSnapshot"/> (the immutable pool model) is replaced whole when keys or teams change; it points at
+/// <see cref="PoolSnapshot"/> (the immutable pool model) is replaced whole by <see cref="PoolReloader"/> when keys or teams change; it points at
 /// the long-lived <see cref="PoolState"/>. A request takes the model once and uses it throughout (user assignment,
 /// routing, scrubbing secrets).
 /// </summary>
 public sealed partial class KeyPoolRouter
 {
     private readonly RoutingOptions _options;
-    private readonly BudgetOptions _budgets;
     private readonly TimeProvider _time;
-    private readonly Lock _loadLock = new();
     private readonly IKeySelectionPolicy _noUser = new MostHeadroomPolicy();
-    private volatile PoolSnapshot _pool;
-    private IReadOnlyDictionary<int, GroupSettings> _groups;
-    private IReadOnlyDictionary<int, string> _teams = new Dictionary<int, string>();
+    private readonly PoolReloader _model;
     private readonly FairQueue _queue;
     private long _rejected;
 
@@ -47,11 +43,9 @@ public sealed partial class KeyPoolRouter
     {
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _options = options ?? throw new ArgumentNullException(nameof(options));
-        _budgets = budgets ?? throw new ArgumentNullException(nameof(budgets));
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        _groups = groups ?? throw new ArgumentNullException(nameof(groups));
         State = new PoolState(health ?? throw new ArgumentNullException(nameof(health)), time, models, shared);
-        _pool = PoolSnapshot.Build(ring, groups, _teams, budgets, State);
+        _model = new PoolReloader(ring, groups, budgets, State, time);
         _queue = new FairQueue(this, Fairness, options, time);
     }
 
@@ -59,13 +53,13 @@ public sealed partial class KeyPoolRouter
     public IKeySelectionPolicy Policy { get; }
 
     /// <summary>The pool now.</summary>
-    public PoolSnapshot Pool => _pool;
+    public PoolSnapshot Pool => _model.Current;
 
     /// <summary>The state every pool model points at: model ids, key health, team budgets.</summary>
     public PoolState State { get; }
 
     /// <summary>The last change of keys (for health), or null before any load changed something.</summary>
-    public PoolChange? LastChange { get; private set; }
+    public PoolChange? LastChange => _model.LastChange;
 
     /// <summary>Requests refused for lack of capacity anywhere.</summary>
     public long Rejected => Volatile.Read(ref _rejected);
@@ -88,54 +82,13 @@ public sealed partial class KeyPoolRouter
     /// <summary>The current Unix second, the unit of every budget.</summary>
     public long Second => _time.GetUtcNow().ToUnixTimeSeconds();
 
-    /// <summary>
-    /// Replaces the pool model (keys added or removed, teams learned from the upstream, new per-group settings). The
-    /// health of keys that stay and the spent budgets of teams that stay are untouched (they live in <see cref="State"/>);
-    /// the state of keys and teams that left is dropped. Requests already admitted keep their key.
-    /// </summary>
-    /// <param name="ring">The keys from now on.</param>
-    /// <param name="discoveredTeams">Teams the upstream reported, by group; merged with those known (a replaced key forgets its team).</param>
-    /// <param name="groups">New per-group settings, or null to keep the current ones.</param>
-    /// <returns>What changed in the keys.</returns>
-    public KeyRingDiff Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null)
-    {
-        ArgumentNullException.ThrowIfNull(ring);
-        lock (_loadLock)
-        {
-            var current = _pool;
-            var diff = KeyRingDiff.Between(current.Ring, ring);
-            if (!diff.IsEmpty)
-            {
-                LastChange = new PoolChange(_time.GetUtcNow(), diff.ToString());
-            }
-            var teams = _teams
-                .Where(t => ring.Find(t.Key) is { } key && current.Find(t.Key)?.Key.Secret == key.Secret)
-                .ToDictionary(t => t.Key, t => t.Value);
-            foreach (var (group, team) in discoveredTeams ?? new Dictionary<int, string>())
-            {
-                teams[group] = team;
-            }
-            _teams = teams;
-            _groups = groups ?? _groups;
-            var next = PoolSnapshot.Build(ring, _groups, teams, _budgets, State);
-            _pool = next;
-            State.Keys.Retain(ring);
-            State.Budgets.Retain(TeamNames(next));
-            return diff;
-        }
-    }
-
-    private static IEnumerable<string> TeamNames(PoolSnapshot pool)
-    {
-        foreach (var team in pool.Teams)
-        {
-            yield return team[0].Team;
-        }
-    }
+    /// <summary>Replaces the pool model: see <see cref="PoolReloader.Load"/>.</summary>
+    public KeyRingDiff Load(KeyRing ring, IReadOnlyDictionary<int, string>? discoveredTeams = null, IReadOnlyDictionary<int, GroupSettings>? groups = null) =>
+        _model.Load(ring, discoveredTeams, groups);
 
     /// <summary>Admits to the current pool without waiting; null when no key can take the request now (see the overload taking a pool).</summary>
     public Admission? TryAdmit(int userGroup, int modelId, long tokens, int excludeGroup = 0, string? userId = null) =>
-        TryAdmit(_pool, userGroup, modelId, tokens, excludeGroup, userId);
+        TryAdmit(_model.Current, userGroup, modelId, tokens, excludeGroup, userId);
 
     /// <summary>
     /// Admits <paramref name="userId"/>'s request to <paramref name="pool"/> without waiting; null when no key can
@@ -252,8 +205,3 @@ public sealed partial class KeyPoolRouter
         return null;
     }
 }
-
-/// <summary>A change of the pool's keys, for health.</summary>
-/// <param name="At">When it was loaded.</param>
-/// <param name="Change">What changed, in words (groups only, never a key).</param>
-public sealed record PoolChange(DateTimeOffset At, string Change);
