@@ -182,9 +182,9 @@ start_keypool() { # name port db upstream [extra env...]; sets KP_PID
   KP_PID=$!; PIDS+=("$KP_PID")
   wait_port "$port" "$name"
 }
-import_users() { # db file
+import_users() { # db file [binary]
   mapfile -t envs < <(keypool_env "$1" "http://127.0.0.1:$UP_PORT/v1")
-  env "${envs[@]}" "$KEYPOOL" users import "$2" >>"$RUN/import.log" 2>&1
+  env "${envs[@]}" "${3:-$KEYPOOL}" users import "$2" >>"$RUN/import.log" 2>&1
 }
 
 # Portkey: loadbalance over the same 31 keys; the config travels in a header, as Portkey documents.
@@ -311,7 +311,9 @@ if has_phase proxy || has_phase stream || has_phase scale; then
   seq -f 'u%.0f' 0 99999 > "$TMP/users-100k.txt"
   log "importing 100,000 users for the measured run"
   import_users "$TMP/bench.db" "$TMP/users-100k.txt"
-  has_path keypool-b && cp "$TMP/bench.db" "$TMP/bench-b.db"
+  # Another build may know another schema: it imports its own copy.
+  if has_path keypool-b && [[ -n ${KEYPOOL_B_BIN:-} ]]; then import_users "$TMP/bench-b.db" "$TMP/users-100k.txt" "$KEYPOOL_B_BIN"
+  elif has_path keypool-b; then cp "$TMP/bench.db" "$TMP/bench-b.db"; fi
 fi
 
 if has_phase proxy; then

@@ -30,12 +30,6 @@ public struct RequestBudget
     private long _tokens;
     private long _costTicks;
 
-    /// <summary>Tokens the upstream spent on the attempts ended so far.</summary>
-    public readonly long SpentTokens => _tokens;
-
-    /// <summary>Whether an attempt holds a key now (admitted, not yet ended).</summary>
-    public readonly bool HoldsKey => _holdsKey;
-
     /// <summary>Whether the request was settled (nothing is held any more).</summary>
     public readonly bool IsSettled => _settled;
 
