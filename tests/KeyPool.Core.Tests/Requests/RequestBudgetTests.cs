@@ -279,20 +279,27 @@ public sealed class RequestBudgetTests
         var perMinute = new UserLimits(RequestsPerMinute: 1_000_000, TokensPerMinute: 1_000_000_000);
         var outcome = new UpstreamOutcome(OutcomeKind.Answered, 200, RemainingRequests: 500, RemainingTokens: 900_000, Tokens: 90);
         var served = 0;
-        Exercise(); // the user's counter, the team's window: made once
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
+        // Made once, not per request: the user's counter, the team's window, and whatever a path first taken later makes
+        // (a new minute, a new day's counts), so a first pass over the same 200 s of the clock.
         for (var i = 0; i < 1_000; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(200)); // 5 a second: within the key's 600 a minute
+            _time.Advance(TimeSpan.FromMilliseconds(200));
             Exercise();
         }
 
-        // One allocation per request would be 24,000 bytes or more.
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = 0L;
+        for (var i = 0; i < 1_000; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(200)); // 5 a second: within the key's 600 a minute
+            var before = GC.GetAllocatedBytesForCurrentThread(); // the clock's timers firing are not the request's
+            Exercise();
+            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        // One allocation per request would be 24,000 bytes or more; a few one-off ones stay far below.
         _output.WriteLine($"{allocated} bytes allocated by 1,000 reserve + admit + end + settle");
-        Assert.Equal(1_001, served);
-        Assert.True(allocated < 1_000);
+        Assert.Equal(2_000, served);
+        Assert.True(allocated < 4_000, $"{allocated} bytes");
 
         void Exercise()
         {
