@@ -26,8 +26,16 @@ public sealed class RedisClusterBus : IClusterBus, IDisposable
         _instanceId = instanceId;
         _channel = RedisChannel.Literal(connection.Key("events"));
         _states = connection.Key("keystate");
-        connection.Multiplexer.GetSubscriber().Subscribe(_channel, (_, message) => OnMessage(message));
         connection.Multiplexer.ConnectionRestored += OnRestored;
+        try
+        {
+            connection.Multiplexer.GetSubscriber().Subscribe(_channel, (_, message) => OnMessage(message));
+        }
+        catch (RedisConnectionException)
+        {
+            // Redis is not reachable yet: the handler is registered all the same and subscribed once a connection is
+            // made, as on any reconnect. An instance starts without Redis, as it runs without it.
+        }
     }
 
     /// <inheritdoc />
