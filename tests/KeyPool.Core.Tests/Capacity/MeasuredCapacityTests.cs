@@ -61,11 +61,13 @@ public sealed class MeasuredCapacityTests
         var measured = MeasuredCapacity.Of(router.Demand, router.Pool, router.Second, targetUsers: 3_000);
 
         Assert.True(measured.Enough, measured.Note);
-        Assert.InRange(measured.RequestsPerUserPerMinute!.Value, 1.9, 2.1);
-        Assert.InRange(measured.PeakActiveUsers!.Value, 48, 52); // a sketch, ±2%
+        // Users are counted by a sketch over string hashes, which differ from one process to the next: 50 users read as
+        // 47 to 53 (a full run saw 47, 2.128 requests per user), so the figures that divide by them are held to ±10 %.
+        Assert.InRange(measured.RequestsPerUserPerMinute!.Value, 1.8, 2.2);
+        Assert.InRange(measured.PeakActiveUsers!.Value, 45, 55);
         Assert.Equal(100, measured.TokensPerRequest!.Value, 0);
         Assert.Equal("RPM", measured.BindingLimit);
-        Assert.InRange(measured.UsersCarried!.Value, 560, 620); // 2 × 600 × 60/61 / 2 ≈ 590, ± the sketch's error
+        Assert.InRange(measured.UsersCarried!.Value, 530, 650); // 2 × 600 × 60/61 / 2 ≈ 590, ± the sketch's error
         Assert.Equal((int)Math.Ceiling(3_000 / (measured.UsersCarriedAtPeak!.Value / 2.0)) - 2, measured.KeysToAdd);
     }
 
