@@ -287,18 +287,24 @@ public sealed class RequestBudgetTests
             Exercise();
         }
 
-        var allocated = 0L;
-        for (var i = 0; i < 1_000; i++)
+        // Three rounds, the least counted: an allocation per request shows in every round, while a one-off one (a shared
+        // pool's array dropped by a collection another test caused, a table grown) lands in one round only.
+        var rounds = new long[3];
+        for (var round = 0; round < rounds.Length; round++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(200)); // 5 a second: within the key's 600 a minute
-            var before = GC.GetAllocatedBytesForCurrentThread(); // the clock's timers firing are not the request's
-            Exercise();
-            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            for (var i = 0; i < 1_000; i++)
+            {
+                _time.Advance(TimeSpan.FromMilliseconds(200)); // 5 a second: within the key's 600 a minute
+                var before = GC.GetAllocatedBytesForCurrentThread(); // the clock's timers firing are not the request's
+                Exercise();
+                rounds[round] += GC.GetAllocatedBytesForCurrentThread() - before;
+            }
         }
+        var allocated = rounds.Min();
 
         // One allocation per request would be 24,000 bytes or more; a few one-off ones stay far below.
-        _output.WriteLine($"{allocated} bytes allocated by 1,000 reserve + admit + end + settle");
-        Assert.Equal(2_000, served);
+        _output.WriteLine($"{string.Join(", ", rounds)} bytes allocated by 1,000 reserve + admit + end + settle, in each of three rounds");
+        Assert.Equal(4_000, served);
         Assert.True(allocated < 4_000, $"{allocated} bytes");
 
         void Exercise()
