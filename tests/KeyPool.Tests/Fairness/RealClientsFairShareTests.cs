@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KeyPool.Core.Budgets;
 using KeyPool.Tests.Infrastructure;
+using KeyPool.Tests.Keys;
 using Xunit.Abstractions;
 
 namespace KeyPool.Tests.Fairness;
@@ -10,8 +11,10 @@ namespace KeyPool.Tests.Fairness;
 /// heavy user sending 5 requests a second who ignores <c>Retry-After</c>, ten light users sending one request each
 /// every 20 s, from when the heavy user has had the key alone for 10 s. The light users get their requests, the heavy
 /// user what is left, the key's budget is spent, and the upstream never answers 429. Bounded to about a minute; the margins hold on a loaded machine (the heavy user asks
-/// five times the key's rate, so a late send of theirs costs nothing).
+/// five times the key's rate, so a late send of theirs costs nothing). It runs alone in the test process: another
+/// test's load there delays this one's requests by seconds, which no client of a real gateway would share.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class RealClientsFairShareTests(ITestOutputHelper output)
 {
     private const string Heavy = "heavy";
@@ -43,7 +46,7 @@ public sealed class RealClientsFairShareTests(ITestOutputHelper output)
         // (a request admitted in one second that reaches the upstream more than a second later is counted by it longer).
         Assert.Equal(200, (await gateway.ChatAsync("warm-up")).Status);
         var clock = Stopwatch.StartNew();
-        var heavy = new List<Task<(int Status, string? RetryAfter, string Body)>>();
+        var heavy = new List<(TimeSpan At, Task<(int Status, string? RetryAfter, string Body)> Answer)>();
         var heavyLoop = Task.Run(async () =>
         {
             // Five a second, whatever the answers say: each request is sent on time, not after the previous one's answer.
@@ -51,7 +54,7 @@ public sealed class RealClientsFairShareTests(ITestOutputHelper output)
             {
                 lock (heavy)
                 {
-                    heavy.Add(gateway.ChatAsync(Heavy));
+                    heavy.Add((clock.Elapsed, gateway.ChatAsync(Heavy)));
                 }
                 var next = TimeSpan.FromMilliseconds(200 * (i + 1)) - clock.Elapsed;
                 if (next > TimeSpan.Zero)
@@ -79,7 +82,7 @@ public sealed class RealClientsFairShareTests(ITestOutputHelper output)
 
         await heavyLoop;
         var lightAnswers = await Task.WhenAll(lights);
-        var heavyAnswers = await Task.WhenAll(heavy);
+        var heavyAnswers = await Task.WhenAll(heavy.Select(h => h.Answer));
         var elapsed = clock.Elapsed;
 
         var upstream = gateway.ChatServed;
@@ -90,6 +93,9 @@ public sealed class RealClientsFairShareTests(ITestOutputHelper output)
         var budget = Capacity(Duration) - 1; // the warm-up took one
         output.WriteLine($"{elapsed.TotalSeconds:F1} s: light users {lightServed}/{lightAsked}, heavy {heavyServed}/{heavyAnswers.Length}, " +
             $"upstream served {served} of a budget of {budget}, upstream 429s {upstream.Count(s => s.Status == 429)}");
+        // Where the heavy user's share went, by ten seconds (alone for the first ten): a shortfall shows when it happened.
+        output.WriteLine("heavy served per 10 s: " + string.Join(" ", heavy.GroupBy(h => (int)(h.At.TotalSeconds / 10))
+            .Select(g => $"{g.Count(h => h.Answer.Result.Status == 200)}/{g.Count()}")));
         foreach (var refused in upstream.Where(s => s.Status != 200))
         {
             output.WriteLine($"upstream {refused.Status} {refused.Reason} at {refused.At:HH:mm:ss.fff} for {refused.User}");
