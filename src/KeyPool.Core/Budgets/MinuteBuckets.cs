@@ -13,6 +13,8 @@ internal sealed class MinuteBuckets
     private readonly long[] _requests = new long[Count];
     private readonly long[] _tokens = new long[Count];
     private readonly int[] _overShare = new int[Count]; // requests of users over their fair share, per bucket
+    private readonly long[] _leftRequests = new long[Count]; // what left the window as each second began, by slot
+    private readonly long[] _leftTokens = new long[Count];
     private long _requestSum;
     private long _tokenSum;
 
@@ -67,6 +69,8 @@ internal sealed class MinuteBuckets
             for (var s = Second + 1; s <= second; s++)
             {
                 var slot = Slot(s);
+                _leftRequests[slot] = _requests[slot];
+                _leftTokens[slot] = _tokens[slot];
                 _requestSum -= _requests[slot];
                 _tokenSum -= _tokens[slot];
                 OverShare -= _overShare[slot];
@@ -78,6 +82,31 @@ internal sealed class MinuteBuckets
         }
         Second = second;
         return elapsed;
+    }
+
+    /// <summary>
+    /// The sums as they were at the end of <paramref name="second"/> (an earlier second of the window's current run, less
+    /// than <see cref="Count"/> seconds back): what was added since taken off, what left since put back. Null when the
+    /// window cannot tell (before its run began, or too long ago).
+    /// </summary>
+    public (long Requests, long Tokens)? SumsAt(long second)
+    {
+        if (second >= Second)
+        {
+            return (_requestSum, _tokenSum);
+        }
+        if (second < Since || Second - second >= Count)
+        {
+            return null;
+        }
+        var (requests, tokens) = (_requestSum, _tokenSum);
+        for (var s = second + 1; s <= Second; s++)
+        {
+            var slot = Slot(s);
+            requests += _leftRequests[slot] - _requests[slot];
+            tokens += _leftTokens[slot] - _tokens[slot];
+        }
+        return (requests, tokens);
     }
 
     /// <summary>Counts requests and tokens in the bucket of <paramref name="second"/>.</summary>

@@ -133,20 +133,26 @@ public sealed class RateWindow
 
     /// <summary>
     /// Corrects the local view with the upstream's: when it has less left than is counted here (something else uses the
-    /// key, or its limit is lower), the difference is charged to the current second, so the key is not overrun.
+    /// key, or its limit is lower), the difference is charged, so the key is not overrun. The upstream counted when the
+    /// request reached it, at <paramref name="countedAt"/> (its attempt's second; default: now), and the answer may come
+    /// seconds later: it is compared with what this window held then, not now, and charged to that second. Compared
+    /// with now, the requests that left this window while the answer was being written would read as the upstream's
+    /// and be charged again for a whole minute: a key with slow answers would lose capacity at every one.
     /// </summary>
-    public void Observe(long second, long? remainingRequests, long? remainingTokens)
+    public void Observe(long second, long? remainingRequests, long? remainingTokens, long? countedAt = null)
     {
         lock (_lock)
         {
             Advance(second);
-            if (remainingRequests is { } requests && Limits.RequestsPerMinute - _buckets.Requests - requests is var extraRequests && extraRequests > 0)
+            var at = countedAt is { } then && _buckets.SumsAt(then) is not null ? Math.Min(then, second) : second;
+            var (requestsThen, tokensThen) = _buckets.SumsAt(at)!.Value;
+            if (remainingRequests is { } requests && Limits.RequestsPerMinute - requestsThen - requests is var extraRequests && extraRequests > 0)
             {
-                _buckets.Add(second, extraRequests, 0);
+                _buckets.Add(at, extraRequests, 0);
             }
-            if (remainingTokens is { } tokens && Limits.TokensPerMinute - _buckets.Tokens - tokens is var extraTokens && extraTokens > 0)
+            if (remainingTokens is { } tokens && Limits.TokensPerMinute - tokensThen - tokens is var extraTokens && extraTokens > 0)
             {
-                _buckets.Add(second, 0, extraTokens);
+                _buckets.Add(at, 0, extraTokens);
             }
         }
     }

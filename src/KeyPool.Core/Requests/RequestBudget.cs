@@ -93,10 +93,11 @@ public struct RequestBudget
         {
             Charge(spent, costTicks);
         }
+        var sent = _key.Second;
         var window = ReleaseKey(spent);
         if (outcome.RemainingRequests is not null || outcome.RemainingTokens is not null)
         {
-            window.Observe(second, outcome.RemainingRequests, outcome.RemainingTokens);
+            window.Observe(second, outcome.RemainingRequests, outcome.RemainingTokens, countedAt: sent);
         }
         return outcome.Kind == OutcomeKind.Answered && outcome.Status == 429
             && window.TightenBurst(second, outcome.RemainingRequests, outcome.RemainingTokens);

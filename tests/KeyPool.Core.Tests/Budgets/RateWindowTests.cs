@@ -140,6 +140,59 @@ public sealed class RateWindowTests
     }
 
     [Fact]
+    public void Observe_AnAnswerWrittenWhileRequestsLeft_IsComparedWithTheWindowTheUpstreamCountedIn()
+    {
+        // One request a second for a minute: full. At 61 the first one has left and a request takes its place; the
+        // upstream, full again, says 0 left. The answer comes at 66, when five more have left here and there.
+        RateWindow Full()
+        {
+            var window = Window(rpm: 60);
+            for (var second = 0; second < 60; second++)
+            {
+                Assert.True(window.TryAcquire(second, 10));
+            }
+            Assert.True(window.TryAcquire(61, 10));
+            return window;
+        }
+        var compared = Full();
+        var readNow = Full();
+
+        compared.Observe(66, remainingRequests: 0, remainingTokens: null, countedAt: 61);
+        readNow.Observe(66, remainingRequests: 0, remainingTokens: null);
+
+        Assert.Equal(55, compared.Used(66).Requests); // what left while the answer was written is free
+        Assert.Equal(60, readNow.Used(66).Requests); // read against now, the five were charged again for a minute
+    }
+
+    [Fact]
+    public void Observe_UsageElsewhereBeforeTheRequest_IsChargedToTheSecondTheUpstreamCountedIt()
+    {
+        var window = Window(rpm: 60);
+        for (var second = 0; second < 30; second++)
+        {
+            window.TryAcquire(second, 10);
+        }
+        Assert.True(window.TryAcquire(40, 10)); // 31 here; the upstream counts 40: 9 came from elsewhere
+
+        window.Observe(45, remainingRequests: 20, remainingTokens: null, countedAt: 40);
+
+        Assert.Equal(40, window.Used(45).Requests);
+        Assert.Equal(10, window.Used(100).Requests); // the request of 40 and the 9 counted with it
+        Assert.Equal(0, window.Used(101).Requests); // leave together, a minute after the upstream counted them
+    }
+
+    [Fact]
+    public void Observe_CountedLongerAgoThanTheWindowRemembers_IsComparedWithNow()
+    {
+        var window = Window(rpm: 60);
+        window.TryAcquire(0, 10);
+
+        window.Observe(70, remainingRequests: 50, remainingTokens: null, countedAt: 5);
+
+        Assert.Equal(10, window.Used(70).Requests);
+    }
+
+    [Fact]
     public void Headroom_FallsAsTheBudgetFills()
     {
         var window = Window(rpm: 600); // 10 per second
