@@ -2,6 +2,8 @@ using BenchmarkDotNet.Attributes;
 using KeyPool.Core.Budgets;
 using KeyPool.Core.KeyHealth;
 using KeyPool.Core.Keys;
+using KeyPool.Core.Outcomes;
+using KeyPool.Core.Requests;
 using KeyPool.Core.Routing;
 using KeyPool.Core.Usage;
 using KeyPool.Core.Users;
@@ -10,7 +12,8 @@ namespace KeyPool.Benchmarks;
 
 /// <summary>
 /// The in-memory part of one proxied request: user → group (cache), model id, admission by the
-/// StickyWithSpillover policy over 100 keys (budget reserved), settle, usage recorded.
+/// StickyWithSpillover policy over 100 keys (budget reserved), the request's budget ending its attempt with the
+/// upstream's figures and settled as the gateway does (<see cref="RequestBudget"/>), usage recorded.
 /// Budgets are huge so every request is admitted to the user's own key (the steady state).
 /// Each benchmark runs <see cref="Batch"/> requests over pre-generated random user ids, so
 /// string formatting and the benchmark loop are not measured; figures are per request.
@@ -59,6 +62,8 @@ public class RequestPathBenchmarks
         }
     }
 
+    private static readonly UpstreamOutcome Answered = new(OutcomeKind.Answered, 200, RemainingRequests: 1_000_000, RemainingTokens: 1L << 40, Tokens: 900);
+
     private string NextId() => _ids[_order[_next++ & ((1 << 20) - 1)]];
 
     [Benchmark(OperationsPerInvoke = Batch, Description = "whole request path")]
@@ -73,7 +78,10 @@ public class RequestPathBenchmarks
             }
             var modelId = _router.Pool.ModelId("grok-4.3");
             var admission = _router.TryAdmit(user.ApiKeyGroup, modelId, 1200)!.Value;
-            admission.Settle(900);
+            var budget = new RequestBudget();
+            budget.Admit(admission);
+            budget.EndAttempt(Answered, _router.Second);
+            budget.Settle();
             _recorder.Record(new UsageSample(admission.Member.Group, 200, 100, 50, 20, 0, 170));
             sum += admission.Member.Group;
         }
