@@ -8,7 +8,7 @@ namespace KeyPool.Core.Budgets;
 /// <see cref="BudgetLimits.BurstSeconds"/> of it) lets a quiet key take a burst at once (a user's requests stay on
 /// their key) without spending the whole minute in its first second.
 /// </summary>
-public sealed class RateWindow
+public sealed partial class RateWindow
 {
     private const int Buckets = MinuteBuckets.Count;
     private const int MinPaceSeconds = 10;
@@ -128,59 +128,6 @@ public sealed class RateWindow
         lock (_lock)
         {
             _buckets.CorrectTokens(second, delta);
-        }
-    }
-
-    /// <summary>
-    /// Corrects the local view with the upstream's: when it has less left than is counted here (something else uses the
-    /// key, or its limit is lower), the difference is charged, so the key is not overrun. The upstream counted when the
-    /// request reached it, at <paramref name="countedAt"/> (its attempt's second; default: now), and the answer may come
-    /// seconds later: it is compared with what this window held then, not now, and charged to that second. Compared
-    /// with now, the requests that left this window while the answer was being written would read as the upstream's
-    /// and be charged again for a whole minute: a key with slow answers would lose capacity at every one.
-    /// </summary>
-    public void Observe(long second, long? remainingRequests, long? remainingTokens, long? countedAt = null)
-    {
-        lock (_lock)
-        {
-            Advance(second);
-            var at = countedAt is { } then && _buckets.SumsAt(then) is not null ? Math.Min(then, second) : second;
-            var (requestsThen, tokensThen) = _buckets.SumsAt(at)!.Value;
-            if (remainingRequests is { } requests && Limits.RequestsPerMinute - requestsThen - requests is var extraRequests && extraRequests > 0)
-            {
-                _buckets.Add(at, extraRequests, 0);
-            }
-            if (remainingTokens is { } tokens && Limits.TokensPerMinute - tokensThen - tokens is var extraTokens && extraTokens > 0)
-            {
-                _buckets.Add(at, 0, extraTokens);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Called when the upstream answered 429. When its <c>remaining</c> figures still showed room, it enforces a window
-    /// finer than the minute: the burst allowance is halved (down to one request) and true is returned, so the caller can
-    /// say so. A 429 with nothing left, or without figures, changes nothing.
-    /// </summary>
-    public bool TightenBurst(long second, long? remainingRequests, long? remainingTokens)
-    {
-        if (remainingRequests is not > 0 || remainingTokens is <= 0)
-        {
-            return false; // the minute itself is spent (or the upstream did not say): not a finer window
-        }
-        lock (_lock)
-        {
-            Advance(second);
-            if (_burstRequests <= 1)
-            {
-                return false;
-            }
-            _burstRequests = Math.Max(1, _burstRequests / 2);
-            _burstTokens = Math.Max(1, _burstTokens / 2);
-            _requestCredit = Math.Min(_requestCredit, _burstRequests * Unit);
-            _tokenCredit = Math.Min(_tokenCredit, _burstTokens * Unit);
-            _tightenings++;
-            return true;
         }
     }
 
