@@ -52,7 +52,7 @@ done
 has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 has_path() { [[ ",$SELECTED," == *",$1,"* ]]; }
 
-# Ports (127.0.0.1 only).
+# Ports (127.0.0.1 only), each used by one service at a time (require_free checks before a start).
 UP_PORT=18081        # nginx: fixed JSON responder (the upstream of every path)
 NGINX_PORT=18082     # nginx: reverse proxy to UP_PORT with keepalive
 PORTKEY_PORT=18083   # Portkey gateway
@@ -61,7 +61,7 @@ NGINX_SSE_PORT=18085 # nginx: reverse proxy to SSE_PORT, proxy_buffering off
 KEYPOOL_INFO_PORT=18086 # KeyPool with Information logging (one extra path)
 KEYPOOL_B_PORT=18087    # KeyPool variant B (--variant-env), for A/B trials
 SSE_PORT=18091       # node: SSE responder, 100 chunks
-YARP_PORT=18087      # bench/YarpProxy: a bare MapReverseProxy to UP_PORT (the platform's ceiling)
+YARP_PORT=18088      # bench/YarpProxy: a bare MapReverseProxy to UP_PORT (the platform's ceiling)
 
 RUN=$OUT/run
 TMP=$(mktemp -d /tmp/keypool-bench.XXXXXX)
@@ -89,6 +89,11 @@ cleanup() {
 trap cleanup EXIT
 stop_pid() { kill "$1" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
 
+# A port already served would pass wait_port for a new service that died on "address in use" (once YARP's and
+# variant B's were the same, and B's figures were YARP's).
+require_free() { # port name
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then log "port $1 is already served: $2 cannot start there"; exit 1; fi
+}
 wait_port() { # port name
   for _ in $(seq 150); do
     if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then return 0; fi
@@ -178,6 +183,7 @@ start_keypool() { # name port db upstream [extra env...]; sets KP_PID
   local binary=$KEYPOOL
   # KEYPOOL_B_BIN: run variant B from another build (e.g. the commit before a change) for an A/B of code, not settings.
   [[ $name == keypool-b* && -n ${KEYPOOL_B_BIN:-} ]] && binary=$KEYPOOL_B_BIN
+  require_free "$port" "$name"
   env "${envs[@]}" "$@" "$binary" serve --urls "http://127.0.0.1:$port" >"$RUN/$name.log" 2>&1 &
   KP_PID=$!; PIDS+=("$KP_PID")
   wait_port "$port" "$name"
@@ -318,6 +324,7 @@ fi
 
 if has_phase proxy; then
   if has_path yarp; then
+    require_free "$YARP_PORT" yarp
     ASPNETCORE_URLS="http://127.0.0.1:$YARP_PORT" "$YARP" --upstream "http://127.0.0.1:$UP_PORT/" >"$RUN/yarp.log" 2>&1 &
     PIDS+=("$!")
     wait_port "$YARP_PORT" yarp
