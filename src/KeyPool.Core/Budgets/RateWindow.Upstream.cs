@@ -14,8 +14,11 @@ public sealed partial class RateWindow
         lock (_lock)
         {
             Advance(second);
-            var at = countedAt is { } then && _buckets.SumsAt(then) is not null ? Math.Min(then, second) : second;
-            var (requestsThen, tokensThen) = _buckets.SumsAt(at)!.Value;
+            var (at, requestsThen, tokensThen) = (second, _buckets.Requests, _buckets.Tokens);
+            if (countedAt is { } then && then < second && _buckets.SumsAt(then) is { } past)
+            {
+                (at, requestsThen, tokensThen) = (then, past.Requests, past.Tokens);
+            }
             if (remainingRequests is { } requests && Limits.RequestsPerMinute - requestsThen - requests is var extraRequests && extraRequests > 0)
             {
                 _buckets.Add(at, extraRequests, 0);
