@@ -137,7 +137,7 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
     public async Task RedisDown_HealthSaysDegraded_WithTheReason_UntilItIsBack()
     {
         await _redis.StopAsync();
-        await AssertWithinAsync(async () => await StatusAsync(_b) == "DEGRADED", TimeSpan.FromSeconds(5));
+        await AssertWithinAsync(async () => await _b.HealthStatusAsync() == "DEGRADED", TimeSpan.FromSeconds(5));
         var message = (await _b.HealthAsync()).GetProperty("health").GetProperty("message").GetString();
         Assert.Contains("Redis unreachable", message);
         Assert.Single(_b.LogLines, l => l.StartsWith("Shared state unavailable", StringComparison.Ordinal)); // logged once
@@ -145,7 +145,7 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
         Assert.Equal(200, status); // still serving
 
         await _redis.StartAgainAsync();
-        await AssertWithinAsync(async () => await StatusAsync(_b) != "DEGRADED", TimeSpan.FromSeconds(10));
+        await AssertWithinAsync(async () => await _b.HealthStatusAsync() != "DEGRADED", TimeSpan.FromSeconds(10));
         // Health flips when the round marks the state up; the line is written when that round ends.
         await AssertWithinAsync(() => Task.FromResult(_b.LogLines.Any(l => l.StartsWith("Shared state is back", StringComparison.Ordinal))), TimeSpan.FromSeconds(10));
     }
@@ -160,8 +160,6 @@ public sealed class ClusterPropagationTests : IAsyncLifetime
     private static async Task<string?> StateAsync(GatewayHarness gateway, int group) =>
         (await gateway.KeyStatsAsync(group)).GetProperty("state").GetString();
 
-    private static async Task<string?> StatusAsync(GatewayHarness gateway) =>
-        (await gateway.HealthAsync()).GetProperty("health").GetProperty("status").GetString();
 
     // Fails when the condition took longer than the promise: polled often, as the promise is short.
     private static Task AssertWithinAsync(Func<Task<bool>> condition, TimeSpan? within = null) =>

@@ -27,17 +27,14 @@ public sealed class RedisDownAtStartTests
 
         Assert.Equal(200, (await a.ChatAsync("early-user")).Status);
         Assert.Equal(200, (await b.ChatAsync("early-user")).Status);
-        await Poll.UntilAsync(async () => await StatusAsync(b) == "DEGRADED", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        await Poll.UntilAsync(async () => await b.HealthStatusAsync() == "DEGRADED", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
 
         await redis.StartAgainAsync();
-        await Poll.UntilAsync(async () => await StatusAsync(a) != "DEGRADED" && await StatusAsync(b) != "DEGRADED", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
+        await Poll.UntilAsync(async () => await a.HealthStatusAsync() != "DEGRADED" && await b.HealthStatusAsync() != "DEGRADED", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
         using var reload = await a.Http.SendAsync(a.Admin(HttpMethod.Post, "/api/admin/api-keys/reload"));
         Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
 
         await Poll.UntilAsync(() => b.LogLines.Any(l => l.Contains("keys reloaded (cluster)", StringComparison.Ordinal)), TimeSpan.FromSeconds(5));
         Assert.Equal(200, (await b.ChatAsync("late-user")).Status);
     }
-
-    private static async Task<string?> StatusAsync(GatewayHarness gateway) =>
-        (await gateway.HealthAsync()).GetProperty("health").GetProperty("status").GetString();
 }

@@ -174,6 +174,10 @@ public sealed class GatewayHarness : IAsyncDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>The pool's health status (HEALTHY, DEGRADED, …) as the health endpoint says it.</summary>
+    public async Task<string?> HealthStatusAsync() =>
+        (await HealthAsync()).GetProperty("health").GetProperty("status").GetString();
+
     /// <summary>Sends a chat request as <paramref name="user"/> and returns the status, the Retry-After header and the body.</summary>
     public async Task<(int Status, string? RetryAfter, string Body)> ChatAsync(string user, bool stream = false, int? maxTokens = null)
     {
