@@ -91,12 +91,13 @@ stop_pid() { kill "$1" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$1" 
 
 # A port already served would pass wait_port for a new service that died on "address in use" (once YARP's and
 # variant B's were the same, and B's figures were YARP's).
+serves() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; } # port
 require_free() { # port name
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then log "port $1 is already served: $2 cannot start there"; exit 1; fi
+  if serves "$1"; then log "port $1 is already served: $2 cannot start there"; exit 1; fi
 }
 wait_port() { # port name
   for _ in $(seq 150); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then return 0; fi
+    if serves "$1"; then return 0; fi
     sleep 0.2
   done
   log "$2 did not start on port $1"; exit 1
